@@ -1,0 +1,48 @@
+# Suanwang: the two quick-start commands (`make demo`, `make test`) install what they need
+# into .venv/ by themselves and are safe to run twice.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHARED ?= ../shared/data
+
+.PHONY: demo test lint typecheck imports pytest world lock bench clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP) ## set everything up and show the built-in world
+	$(BIN)/suanwang world summary
+
+test: lint typecheck imports pytest ## the whole test suite: ruff, mypy, import contracts, pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+world: $(STAMP) ## regenerate the packaged world data from scripts/world_facts and $(SHARED)
+	$(BIN)/python scripts/build_world.py --shared $(SHARED)
+
+lock: ## re-resolve the dependency pins in constraints.txt
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^suanwang' > constraints.txt
+	rm -rf .lock-venv
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Regenerate ``src/suanwang/world/data/world.json`` from the fact files and public data.
+
+Inputs:
+  scripts/world_facts/sites.toml, backbones.toml, cables.toml   hand-compiled facts (DATA.md)
+  <shared>/world-bank/      World Bank WDI, CC BY 4.0         -> the country table
+  <shared>/natural-earth/   Natural Earth, public domain      -> country label points
+
+Without ``--shared`` (or when the folder is absent) the country table already in the package is
+reused, so sites and cables can be rebuilt anywhere. Run through ``make world``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import TypeVar
+
+import pycountry
+from pydantic import BaseModel, ValidationError
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from suanwang.core.countries import Country, IncomeGroup  # noqa: E402
+from suanwang.core.unit_catalog import UNIT_TABLE  # noqa: E402
+from suanwang.core.world import WorldIntegrityError  # noqa: E402
+from suanwang.world.assemble import assemble_world  # noqa: E402
+from suanwang.world.facts import BackbonesFile, CablesFile, SitesFile  # noqa: E402
+from suanwang.world.packs.natural_earth import label_points  # noqa: E402
+from suanwang.world.packs.world_bank import load_world_bank  # noqa: E402
+
+FACTS = ROOT / "scripts" / "world_facts"
+OUTPUT = ROOT / "src" / "suanwang" / "world" / "data" / "world.json"
+WORLD_VERSION = "2026.11"
+
+# World Bank codes that are not ISO 3166-1 alpha-3.
+ISO3_OVERRIDES = {"XKX": "XK"}
+# Countries the World Bank does not list, taken from Natural Earth so every country exists.
+EXTRA_COUNTRIES = {"TW": ("TWN", "Taiwan", "East Asia & Pacific")}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_facts(name: str, model: type[M]) -> M:
+    """Parse and validate one TOML fact file; exit with a clear message on error."""
+    path = FACTS / name
+    try:
+        return model.model_validate(tomllib.loads(path.read_text("utf-8")))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        sys.exit(f"{path}: {exc}")
+    except ValidationError as exc:
+        sys.exit(f"{path}: invalid facts\n{exc}")
+
+
+def iso3_map() -> dict[str, str]:
+    out = {c.alpha_3: c.alpha_2 for c in pycountry.countries}
+    out.update(ISO3_OVERRIDES)
+    return out
+
+
+def derive_countries(shared: Path) -> tuple[Country, ...]:
+    points = label_points(shared / "natural-earth" / "ne_110m_admin_0_countries.geojson")
+    countries, skipped = load_world_bank(shared / "world-bank", iso3_map(), points)
+    if skipped:
+        print(f"note: no ISO alpha-2 code for {', '.join(skipped)}; left out", file=sys.stderr)
+    extra = [
+        Country(
+            code=code,
+            iso3=iso3,
+            name=name,
+            region=region,
+            income_group=IncomeGroup.UNCLASSIFIED,
+            lat=points.get(code, (None, None))[0],
+            lon=points.get(code, (None, None))[1],
+            source="Natural Earth (public domain); not in World Bank WDI",
+        )
+        for code, (iso3, name, region) in EXTRA_COUNTRIES.items()
+    ]
+    return (*countries, *extra)
+
+
+def packaged_countries() -> tuple[Country, ...]:
+    data = json.loads(OUTPUT.read_text("utf-8"))
+    return tuple(Country.model_validate(c) for c in data["countries"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=ROOT.parent / "shared" / "data",
+        help="folder holding world-bank/ and natural-earth/ (default: %(default)s)",
+    )
+    args = parser.parse_args()
+    if (args.shared / "world-bank").is_dir():
+        countries = derive_countries(args.shared)
+    elif OUTPUT.exists():
+        print(f"note: {args.shared} absent; reusing the packaged country table", file=sys.stderr)
+        countries = packaged_countries()
+    else:
+        sys.exit(f"{args.shared}/world-bank not found and no packaged country table to reuse")
+    try:
+        world = assemble_world(
+            version=WORLD_VERSION,
+            sites=load_facts("sites.toml", SitesFile),
+            backbones=load_facts("backbones.toml", BackbonesFile),
+            cables=load_facts("cables.toml", CablesFile),
+            countries=countries,
+            table=UNIT_TABLE,
+        )
+    except (WorldIntegrityError, KeyError) as exc:
+        sys.exit(f"the facts do not fit together: {exc}")
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(world.model_dump_json(indent=1, exclude_defaults=True) + "\n", "utf-8")
+    s = world.summary(UNIT_TABLE)
+    print(
+        f"wrote {OUTPUT.relative_to(ROOT)}: {s.sites} sites, {s.submarine_cables} cables, "
+        f"{s.links} links, {s.countries} countries"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The root `suanwang` command."""
+
+from __future__ import annotations
+
+import typer
+
+from suanwang import __version__
+from suanwang.cli import world
+from suanwang.cli.units import units
+
+app = typer.Typer(
+    name="suanwang",
+    help="Suanwang (算网): a computing-power network. Use compute like electricity.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(world.app, name="world")
+app.command(name="units")(units)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"suanwang {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Suanwang (算网): a computing-power network. Use compute like electricity."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
