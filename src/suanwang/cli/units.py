@@ -33,7 +33,8 @@ def units(
         return
     table = Table(title=f"Normalized-unit table {UNIT_TABLE.version}", title_justify="left")
     for col in ("model", "vendor", "device", *(c.value for c in ComputeClass), "memory GB"):
-        table.add_column(col, justify="right" if col in ComputeClass._value2member_map_ else "left")
+        numeric = col in ComputeClass._value2member_map_
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=col == "model")
     for m in models:
         ratings = [f"{m.ratings[c]:g}" if c in m.ratings else "-" for c in ComputeClass]
         mem = f"{m.memory_gb:g}" if m.memory_gb else "-"

@@ -93,7 +93,7 @@ def sites(
         return
     table = Table(title=f"{len(chosen)} sites", title_justify="left")
     for col in ("id", "name", "city", "country", "kind", "PUE", "pools"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "id")
     for s in chosen:
         pools = ", ".join(f"{p.count}x {p.model} ({p.compute_class.value})" for p in s.pools)
         table.add_row(s.id, s.name, s.city, s.country, s.kind.value, f"{s.pue:.2f}", pools)
