@@ -39,8 +39,8 @@ WORLD_VERSION = "2026.11"
 
 # World Bank codes that are not ISO 3166-1 alpha-3.
 ISO3_OVERRIDES = {"XKX": "XK"}
-# Countries the World Bank does not list, taken from Natural Earth so every country exists.
-EXTRA_COUNTRIES = {"TW": ("TWN", "Taiwan", "East Asia & Pacific")}
+# Names for ISO entries the World Bank does not list, where pycountry's name is not the usual one.
+NAME_OVERRIDES = {"TW": "Taiwan"}
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,19 +67,24 @@ def derive_countries(shared: Path) -> tuple[Country, ...]:
     countries, skipped = load_world_bank(shared / "world-bank", iso3_map(), points)
     if skipped:
         print(f"note: no ISO alpha-2 code for {', '.join(skipped)}; left out", file=sys.stderr)
-    extra = [
-        Country(
-            code=code,
-            iso3=iso3,
-            name=name,
-            region=region,
-            income_group=IncomeGroup.UNCLASSIFIED,
-            lat=points.get(code, (None, None))[0],
-            lon=points.get(code, (None, None))[1],
-            source="Natural Earth (public domain); not in World Bank WDI",
+    listed = {c.code for c in countries}
+    extra = []
+    for entry in pycountry.countries:
+        if entry.alpha_2 in listed:
+            continue
+        lat, lon = points.get(entry.alpha_2, (None, None))
+        name = getattr(entry, "common_name", None) or entry.name
+        extra.append(
+            Country(
+                code=entry.alpha_2,
+                iso3=entry.alpha_3,
+                name=NAME_OVERRIDES.get(entry.alpha_2, name),
+                income_group=IncomeGroup.UNCLASSIFIED,
+                lat=lat,
+                lon=lon,
+                source="ISO 3166-1 (pycountry); not in World Bank WDI",
+            )
         )
-        for code, (iso3, name, region) in EXTRA_COUNTRIES.items()
-    ]
     return (*countries, *extra)
 
 

@@ -16,7 +16,7 @@ ISO = {"KEN": "KE", "SGP": "SG", "XKX": "XK"}
 def write_fixture(folder: Path) -> Path:
     (folder / "Metadata_Country_test.csv").write_text(
         "\ufeffCountry Code,Region,IncomeGroup,SpecialNotes,TableName\n"
-        "KEN,Sub-Saharan Africa,Lower middle income,\"notes, with comma\",Kenya\n"
+        'KEN,Sub-Saharan Africa,Lower middle income,"notes, with comma",Kenya\n'
         "SGP,East Asia & Pacific,High income,,Singapore\n"
         "AFE,,,aggregate,Africa Eastern and Southern\n"
         "XKX,Europe & Central Asia,Upper middle income,,Kosovo\n"
@@ -45,7 +45,8 @@ def test_fixture_folder_gives_latest_values_and_drops_aggregates(tmp_path: Path)
     assert ke.income_group is IncomeGroup.LOWER_MIDDLE
     assert ke.population is not None
     assert (ke.population.value, ke.population.year) == (55_100_000, 2023)
-    assert ke.internet_users_pct is not None and ke.internet_users_pct.year == 2022
+    assert ke.internet_users_pct is not None
+    assert ke.internet_users_pct.year == 2022
     assert (ke.lat, ke.lon) == (0.5, 37.9)
     assert ke.fixed_broadband_per_100 is None
     assert by_code["SG"].gni_per_capita_usd is not None
@@ -75,4 +76,5 @@ def test_real_world_bank_export_covers_every_country(shared_data: Path) -> None:
     assert len(countries) >= 210
     assert set(skipped) <= {"CHI"}  # the Channel Islands have no ISO alpha-2 code
     cn = next(c for c in countries if c.code == "CN")
-    assert cn.population is not None and cn.population.value > 1.3e9
+    assert cn.population is not None
+    assert cn.population.value > 1.3e9

@@ -34,21 +34,26 @@ def test_summary_json_has_integer_counts() -> None:
     assert isinstance(data, dict)
     for key in ("sites", "submarine_cables", "countries"):
         assert isinstance(data[key], int)
-    assert data["sites"] >= 80 and data["submarine_cables"] >= 40 and data["countries"] >= 190
+    assert data["sites"] >= 80
+    assert data["submarine_cables"] >= 40
+    assert data["countries"] >= 190
 
 
 def test_summary_for_people_mentions_the_counts() -> None:
     result = runner.invoke(app, ["world", "summary"])
     assert result.exit_code == 0
-    assert "submarine cables" in result.stdout and "countries" in result.stdout
+    assert "submarine cables" in result.stdout
+    assert "countries" in result.stdout
 
 
 def test_sites_filtered_by_country_and_kind() -> None:
     rows = run_json("world", "sites", "--country", "cn", "--kind", "hub")
-    assert isinstance(rows, list) and len(rows) >= 10
+    assert isinstance(rows, list)
+    assert len(rows) >= 10
     for row in rows:
         assert {"id", "name", "city", "country", "lat", "lon", "kind"} <= row.keys()
-        assert row["country"] == "CN" and row["kind"] == "hub"
+        assert row["country"] == "CN"
+        assert row["kind"] == "hub"
 
 
 @pytest.mark.parametrize(
@@ -74,12 +79,15 @@ def test_bad_kind_is_a_usage_error() -> None:
 def test_site_detail_lists_pools_and_links() -> None:
     data = run_json("world", "site", "to-nukualofa")
     assert isinstance(data, dict)
-    assert data["country"] == "TO" and data["pools"] and data["links"]
+    assert data["country"] == "TO"
+    assert data["pools"]
+    assert data["links"]
 
 
 def test_cables_and_cable_detail() -> None:
     rows = run_json("world", "cables")
-    assert isinstance(rows, list) and len(rows) >= 40
+    assert isinstance(rows, list)
+    assert len(rows) >= 40
     peace = run_json("world", "cable", "peace")
     assert isinstance(peace, dict)
     assert all("cable:peace" in s["srlgs"] for s in peace["segments"])
@@ -87,15 +95,18 @@ def test_cables_and_cable_detail() -> None:
 
 def test_countries_by_income() -> None:
     rows = run_json("world", "countries", "--income", "low")
-    assert isinstance(rows, list) and rows
+    assert isinstance(rows, list)
+    assert rows
     assert all(r["income_group"] == "low" for r in rows)
 
 
 def test_units_json_lists_every_model() -> None:
     rows = run_json("units")
-    assert isinstance(rows, list) and len(rows) >= 15
+    assert isinstance(rows, list)
+    assert len(rows) >= 15
     h100 = next(r for r in rows if r["id"] == "nvidia-h100")
-    assert h100["ratings"]["ai"] == 989.0 and h100["units"]["ai"] == "TFLOPS-FP16"
+    assert h100["ratings"]["ai"] == 989.0
+    assert h100["units"]["ai"] == "TFLOPS-FP16"
     hpc_only = run_json("units", "--class", "hpc")
     assert isinstance(hpc_only, list)
     assert all("hpc" in r["ratings"] for r in hpc_only)
@@ -106,15 +117,18 @@ def test_world_file_option_reports_bad_files_clearly(tmp_path: Path) -> None:
     bad.write_text('{"version": "x", "sites": [{"id": "BAD"}]}')
     result = runner.invoke(app, ["world", "--world", str(bad), "summary"])
     assert result.exit_code == 2
-    assert "sites.0" in result.output and "Traceback" not in result.output
+    assert "sites.0" in result.output
+    assert "Traceback" not in result.output
     missing = runner.invoke(app, ["world", "--world", str(tmp_path / "nope.json"), "summary"])
-    assert missing.exit_code == 2 and "cannot read" in missing.output
+    assert missing.exit_code == 2
+    assert "cannot read" in missing.output
 
 
 def test_console_script_runs_as_a_real_process() -> None:
     exe = shutil.which("suanwang", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.skip("the suanwang console script is not installed in this environment")
-    out = subprocess.run([exe, "world", "summary", "--json"], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [exe, "world", "summary", "--json"], capture_output=True, text=True, check=True, timeout=60
+    )
     assert json.loads(out.stdout)["sites"] >= 80

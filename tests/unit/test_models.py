@@ -12,22 +12,43 @@ from suanwang.core.network.model import Link
 from suanwang.core.sites import Site
 from suanwang.core.tasks import Demand, TaskSpec
 
-POOL = {"compute_class": "ai", "model": "nvidia-h100", "count": 8,
-        "price_per_unit_hour_micros": 2500}
+POOL = {
+    "compute_class": "ai",
+    "model": "nvidia-h100",
+    "count": 8,
+    "price_per_unit_hour_micros": 2500,
+}
 SITE: dict[str, Any] = {
-    "id": "sg-singapore", "name": "Singapore", "city": "Singapore", "country": "SG",
-    "lat": 1.29, "lon": 103.85, "kind": "region", "operator": "multiple operators",
-    "pools": [POOL], "pue": 1.3, "grid_zone": "SG", "jurisdiction": ["SG", "ASEAN"],
+    "id": "sg-singapore",
+    "name": "Singapore",
+    "city": "Singapore",
+    "country": "SG",
+    "lat": 1.29,
+    "lon": 103.85,
+    "kind": "region",
+    "operator": "multiple operators",
+    "pools": [POOL],
+    "pue": 1.3,
+    "grid_zone": "SG",
+    "jurisdiction": ["SG", "ASEAN"],
 }
 LINK: dict[str, Any] = {
-    "id": "l1", "a": "x", "b": "y", "kind": "terrestrial", "length_km": 10.0,
-    "length_basis": "great_circle", "capacity_gbps": 100.0, "price_per_gb_micros": 0,
+    "id": "l1",
+    "a": "x",
+    "b": "y",
+    "kind": "terrestrial",
+    "length_km": 10.0,
+    "length_basis": "great_circle",
+    "capacity_gbps": 100.0,
+    "price_per_gb_micros": 0,
     "countries": ["SG"],
 }
 TASK: dict[str, Any] = {
-    "name": "train", "tenant": "acme",
+    "name": "train",
+    "tenant": "acme",
     "demand": {"compute_class": "ai", "model": "nvidia-h100", "count": 0.5, "memory_gb": 40},
-    "duration_hours": 2.0, "origin": {"country": "KE", "lat": -1.29, "lon": 36.82},
+    "duration_hours": 2.0,
+    "origin": {"country": "KE", "lat": -1.29, "lon": 36.82},
 }
 
 
@@ -54,8 +75,11 @@ def error_locations(model: type[BaseModel], data: dict[str, Any]) -> list[str]:
         (Site, with_(SITE, pools=[]), "pools"),
         (Site, with_(SITE, pools=[with_(POOL, count=0)]), "pools.0.count"),
         (Site, with_(SITE, pools=[with_(POOL, compute_class="quantum")]), "pools.0.compute_class"),
-        (Site, with_(SITE, pools=[with_(POOL, price_per_unit_hour_micros=-1)]),
-         "pools.0.price_per_unit_hour_micros"),
+        (
+            Site,
+            with_(SITE, pools=[with_(POOL, price_per_unit_hour_micros=-1)]),
+            "pools.0.price_per_unit_hour_micros",
+        ),
         (Site, with_(SITE, surprise=1), "surprise"),
         (Link, with_(LINK, kind="carrier-pigeon"), "kind"),
         (Link, with_(LINK, length_km=0), "length_km"),
@@ -64,8 +88,7 @@ def error_locations(model: type[BaseModel], data: dict[str, Any]) -> list[str]:
         (TaskSpec, with_(TASK, duration_hours=0), "duration_hours"),
         (TaskSpec, with_(TASK, tenant="ACME Corp"), "tenant"),
         (TaskSpec, with_(TASK, origin={"country": "KE", "lat": -100, "lon": 0}), "origin.lat"),
-        (TaskSpec, with_(TASK, latency_sla={"max_ms": 20, "mode": "sideways"}),
-         "latency_sla.mode"),
+        (TaskSpec, with_(TASK, latency_sla={"max_ms": 20, "mode": "sideways"}), "latency_sla.mode"),
         (TaskSpec, with_(TASK, budget_micros=-1), "budget_micros"),
         (TaskSpec, with_(TASK, data_class="secret-ish"), "data_class"),
         (TaskSpec, with_(TASK, forbidden_transit=["usa"]), "forbidden_transit.0"),
@@ -73,8 +96,9 @@ def error_locations(model: type[BaseModel], data: dict[str, Any]) -> list[str]:
         (TaskSpec, with_(TASK, input={"site": "sg-singapore", "size_gb": -1}), "input.size_gb"),
     ],
 )
-def test_bad_field_is_named_in_the_error(model: type[BaseModel], data: dict[str, Any],
-                                         field: str) -> None:
+def test_bad_field_is_named_in_the_error(
+    model: type[BaseModel], data: dict[str, Any], field: str
+) -> None:
     assert field in error_locations(model, data)
 
 
@@ -82,8 +106,11 @@ def test_valid_values_round_trip_through_json() -> None:
     site = Site.model_validate(SITE)
     assert Site.model_validate_json(site.model_dump_json()) == site
     task = TaskSpec.model_validate(
-        with_(TASK, deadline=datetime(2026, 12, 1, tzinfo=UTC),
-              latency_sla={"max_ms": 20, "mode": "round-trip"})
+        with_(
+            TASK,
+            deadline=datetime(2026, 12, 1, tzinfo=UTC),
+            latency_sla={"max_ms": 20, "mode": "round-trip"},
+        )
     )
     assert TaskSpec.model_validate_json(task.model_dump_json()) == task
 

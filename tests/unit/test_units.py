@@ -13,9 +13,20 @@ from suanwang.core.units import ClassUnit, ComputeClass, ComputeQuantity, Hardwa
 AI, HPC, GEN = ComputeClass.AI, ComputeClass.HPC, ComputeClass.GENERAL
 
 REQUIRED_MODELS = [
-    "nvidia-h200", "nvidia-h100", "nvidia-a100", "nvidia-l40s", "nvidia-v100", "nvidia-t4",
-    "amd-mi300x", "huawei-ascend-910b", "hygon-dcu-z100", "cambricon-mlu370-x8",
-    "intel-xeon-8480", "amd-epyc-9654", "huawei-kunpeng-920", "hygon-c86-7285",
+    "nvidia-h200",
+    "nvidia-h100",
+    "nvidia-a100",
+    "nvidia-l40s",
+    "nvidia-v100",
+    "nvidia-t4",
+    "amd-mi300x",
+    "huawei-ascend-910b",
+    "hygon-dcu-z100",
+    "cambricon-mlu370-x8",
+    "intel-xeon-8480",
+    "amd-epyc-9654",
+    "huawei-kunpeng-920",
+    "hygon-c86-7285",
 ]
 
 

@@ -16,23 +16,36 @@ from suanwang.world.assemble import LinkDefaults, assemble_world
 from suanwang.world.facts import BackbonesFile, CablesFile, SitesFile
 
 
-def site(id_: str, cc: str, lat: float, lon: float, kind: str = "region",
-         city: str | None = None) -> dict[str, Any]:
+def site(
+    id_: str, cc: str, lat: float, lon: float, kind: str = "region", city: str | None = None
+) -> dict[str, Any]:
     return {
-        "id": id_, "name": id_, "city": city or id_, "country": cc, "lat": lat, "lon": lon,
-        "kind": kind, "operator": "op", "pue": 1.3, "grid_zone": cc, "jurisdiction": [cc],
-        "pool": [{"class": "ai", "model": "nvidia-h100", "count": 8,
-                  "price_usd_per_device_hour": 2.967}],
+        "id": id_,
+        "name": id_,
+        "city": city or id_,
+        "country": cc,
+        "lat": lat,
+        "lon": lon,
+        "kind": kind,
+        "operator": "op",
+        "pue": 1.3,
+        "grid_zone": cc,
+        "jurisdiction": [cc],
+        "pool": [
+            {"class": "ai", "model": "nvidia-h100", "count": 8, "price_usd_per_device_hour": 2.967}
+        ],
     }
 
 
-SITES = {"site": [
-    site("sg-sin", "SG", 1.29, 103.85, "hub"),
-    site("sg-jurong", "SG", 1.33, 103.70, "edge"),  # 17 km away: a metro link
-    site("my-kl", "MY", 3.14, 101.69),
-    site("fj-suva", "FJ", -18.14, 178.44, "edge"),
-    site("to-nuku", "TO", -21.14, -175.20, "edge"),
-]}
+SITES = {
+    "site": [
+        site("sg-sin", "SG", 1.29, 103.85, "hub"),
+        site("sg-jurong", "SG", 1.33, 103.70, "edge"),  # 17 km away: a metro link
+        site("my-kl", "MY", 3.14, 101.69),
+        site("fj-suva", "FJ", -18.14, 178.44, "edge"),
+        site("to-nuku", "TO", -21.14, -175.20, "edge"),
+    ]
+}
 BACKBONES = {"backbone": [{"a": "sg-sin", "b": "my-kl"}]}
 CABLES = {
     "landing": [
@@ -40,12 +53,20 @@ CABLES = {
         {"id": "lp-suva", "name": "Suva", "country": "FJ", "lat": -18.15, "lon": 178.45},
         {"id": "lp-nuku", "name": "Nuku'alofa", "country": "TO", "lat": -21.13, "lon": -175.2},
     ],
-    "cable": [{
-        "id": "toy", "name": "Toy Cable", "length_km": 10_000.0, "capacity_tbps": 10.0,
-        "rfs": 2020, "status": "in-service", "corridors": ["south-pacific"], "source": "test",
-        "landings": ["lp-sg", "lp-suva", "lp-nuku"],
-        "segments": [["lp-sg", "lp-suva"], ["lp-suva", "lp-nuku", 900.0]],
-    }],
+    "cable": [
+        {
+            "id": "toy",
+            "name": "Toy Cable",
+            "length_km": 10_000.0,
+            "capacity_tbps": 10.0,
+            "rfs": 2020,
+            "status": "in-service",
+            "corridors": ["south-pacific"],
+            "source": "test",
+            "landings": ["lp-sg", "lp-suva", "lp-nuku"],
+            "segments": [["lp-sg", "lp-suva"], ["lp-suva", "lp-nuku", 900.0]],
+        }
+    ],
 }
 COUNTRIES = tuple(
     Country(code=c, iso3=c + "X", name=c, income_group=IncomeGroup.HIGH)
@@ -113,12 +134,15 @@ def test_integrity_problems_are_all_reported() -> None:
     world = build()
     broken_link = world.links[0].model_copy(update={"a": "nowhere", "length_km": 1.0})
     short = next(x for x in world.links if x.kind is LinkKind.SUBMARINE).model_copy(
-        update={"id": "short", "length_km": 5.0})
+        update={"id": "short", "length_km": 5.0}
+    )
     bad_site = world.sites[0].model_copy(update={"country": "ZZ"})
-    broken = world.model_copy(update={
-        "links": (broken_link, short, *world.links[1:]),
-        "sites": (bad_site, *world.sites[1:], world.sites[1]),
-    })
+    broken = world.model_copy(
+        update={
+            "links": (broken_link, short, *world.links[1:]),
+            "sites": (bad_site, *world.sites[1:], world.sites[1]),
+        }
+    )
     with pytest.raises(WorldIntegrityError) as info:
         broken.check(UNIT_TABLE)
     text = "\n".join(info.value.problems)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from suanwang.cli.output import JsonOption, console, emit_json, fail
 from suanwang.core.countries import IncomeGroup
@@ -138,7 +138,8 @@ def site(
             f"{p.price_per_unit_hour_micros / 1e6:.6f} {p.currency}",
         )
     console.print(pools)
-    table = Table("link", "kind", "to", "km", "Gbps", title="links", title_justify="left")
+    table = Table("kind", "to", "km", "Gbps", title="links", title_justify="left")
+    table.columns.insert(0, Column("link", no_wrap=True))
     for link in links:
         other = link.b if link.a == s.id else link.a
         table.add_row(
@@ -208,7 +209,13 @@ def cable(
         f"[bold]{c.name}[/] ({c.id}): {c.length_km:,.0f} km, {c.capacity_tbps:g} Tbps, "
         f"RFS {c.rfs}, {c.status.value}"
     )
-    table = Table("segment", "from", "to", "km", "shared-risk groups")
+    table = Table(
+        Column("segment", no_wrap=True),
+        "from",
+        "to",
+        "km",
+        Column("shared-risk groups", overflow="fold"),
+    )
     for s in segments:
         table.add_row(s.id, s.a, s.b, f"{s.length_km:,.0f}", ", ".join(s.srlgs))
     console.print(table)

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 # (south, north, west, east) in degrees; boxes are generous around the chokepoint.
 CORRIDOR_BOXES: dict[str, tuple[float, float, float, float]] = {
-    "red-sea": (12.0, 30.0, 32.0, 44.0),
-    "bab-el-mandeb": (11.0, 14.0, 42.0, 45.0),
+    # chokepoints
+    "red-sea": (12.5, 30.0, 32.0, 43.5),
+    "bab-el-mandeb": (12.0, 13.5, 42.3, 44.0),
     "suez": (29.0, 31.8, 31.8, 33.0),
     "strait-of-malacca": (0.5, 7.0, 95.0, 104.5),
     "luzon-strait": (18.5, 22.8, 119.0, 123.0),
@@ -22,6 +23,24 @@ CORRIDOR_BOXES: dict[str, tuple[float, float, float, float]] = {
     "strait-of-gibraltar": (35.0, 37.0, -7.0, -4.5),
     "strait-of-hormuz": (24.5, 27.5, 54.5, 58.5),
     "english-channel": (48.5, 51.5, -6.0, 2.5),
+    # seas and coasts (oceans have no box: a corridor cut there cuts the whole system)
+    "mediterranean": (30.0, 46.0, -5.5, 36.5),
+    "arabian-sea": (0.0, 25.5, 50.0, 77.0),
+    "east-africa-coast": (-35.0, 12.0, 32.0, 52.0),
+    "west-africa-coast": (-35.0, 36.0, -26.0, 15.0),
+    "persian-gulf": (23.5, 30.5, 47.5, 56.5),
+    "bay-of-bengal": (5.0, 23.0, 79.5, 95.0),
+    "south-china-sea": (0.0, 23.0, 99.0, 121.0),
+    "java-sea": (-8.0, -2.5, 105.0, 117.0),
+    "east-china-sea": (24.0, 33.5, 119.0, 130.0),
+    "sea-of-japan": (33.5, 52.0, 127.5, 142.0),
+    "north-sea": (51.0, 61.0, -4.0, 9.0),
+    "baltic-sea": (53.5, 66.0, 9.5, 30.5),
+    "irish-sea": (51.5, 56.0, -7.0, -2.5),
+    "caribbean": (8.0, 27.0, -90.0, -59.0),
+    "coral-sea": (-30.0, -8.0, 142.0, 170.0),
+    "tasman-sea": (-48.0, -28.0, 147.0, 175.0),
+    "pacific-coast-south-america": (-56.0, 10.0, -90.0, -70.0),
     "caspian-sea": (36.5, 47.5, 46.5, 55.5),
 }
 

@@ -13,9 +13,8 @@ import csv
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from suanwang.world.packs.errors import DataPackError
-
 from suanwang.core.countries import Country, IncomeGroup, Indicator
+from suanwang.world.packs.errors import DataPackError
 
 ATTRIBUTION = (
     "Source: World Bank, World Development Indicators (SP.POP.TOTL, NY.GNP.PCAP.CD, "
