@@ -38,6 +38,9 @@ pytest: $(STAMP)
 world: $(STAMP) ## regenerate the packaged world data from scripts/world_facts and $(SHARED)
 	$(BIN)/python scripts/build_world.py --shared $(SHARED)
 
+bench: $(STAMP) ## run the benchmarks (JSON results in bench/results/)
+	$(BIN)/python bench/bench_world.py
+
 lock: ## re-resolve the dependency pins in constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -e '.[dev]'
