@@ -15,12 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from pathlib import Path
-from typing import TypeVar
 
 import pycountry
-from pydantic import BaseModel, ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -29,7 +26,7 @@ from suanwang.core.countries import Country, IncomeGroup  # noqa: E402
 from suanwang.core.unit_catalog import UNIT_TABLE  # noqa: E402
 from suanwang.core.world import WorldIntegrityError  # noqa: E402
 from suanwang.world.assemble import assemble_world  # noqa: E402
-from suanwang.world.facts import BackbonesFile, CablesFile, SitesFile  # noqa: E402
+from suanwang.world.facts import FactsError, load_facts  # noqa: E402
 from suanwang.world.packs.natural_earth import label_points  # noqa: E402
 from suanwang.world.packs.world_bank import load_world_bank  # noqa: E402
 
@@ -41,19 +38,6 @@ WORLD_VERSION = "2026.11"
 ISO3_OVERRIDES = {"XKX": "XK"}
 # Names for ISO entries the World Bank does not list, where pycountry's name is not the usual one.
 NAME_OVERRIDES = {"TW": "Taiwan"}
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def load_facts(name: str, model: type[M]) -> M:
-    """Parse and validate one TOML fact file; exit with a clear message on error."""
-    path = FACTS / name
-    try:
-        return model.model_validate(tomllib.loads(path.read_text("utf-8")))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        sys.exit(f"{path}: {exc}")
-    except ValidationError as exc:
-        sys.exit(f"{path}: invalid facts\n{exc}")
 
 
 def iso3_map() -> dict[str, str]:
@@ -110,14 +94,17 @@ def main() -> None:
     else:
         sys.exit(f"{args.shared}/world-bank not found and no packaged country table to reuse")
     try:
+        sites, backbones, cables = load_facts(FACTS)
         world = assemble_world(
             version=WORLD_VERSION,
-            sites=load_facts("sites.toml", SitesFile),
-            backbones=load_facts("backbones.toml", BackbonesFile),
-            cables=load_facts("cables.toml", CablesFile),
+            sites=sites,
+            backbones=backbones,
+            cables=cables,
             countries=countries,
             table=UNIT_TABLE,
         )
+    except FactsError as exc:
+        sys.exit(str(exc))
     except (WorldIntegrityError, KeyError) as exc:
         sys.exit(f"the facts do not fit together: {exc}")
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)

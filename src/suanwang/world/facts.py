@@ -6,11 +6,14 @@ typo in a fact file is reported with its file, record and field.
 
 from __future__ import annotations
 
-from typing import Annotated
+import tomllib
+from pathlib import Path
+from typing import Annotated, TypeVar
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from suanwang.core.base import ISO2, Frozen, Identifier, Latitude, Longitude
+from suanwang.core.errors import SuanwangError
 from suanwang.core.network.model import CableStatus
 from suanwang.core.sites import SiteKind
 from suanwang.core.units import ComputeClass
@@ -103,3 +106,34 @@ class BackbonesFile(Frozen):
 class CablesFile(Frozen):
     landing: tuple[LandingFact, ...]
     cable: tuple[CableFact, ...]
+
+
+class FactsError(SuanwangError, ValueError):
+    """A fact file is missing, is not TOML, or breaks the schema (message names file and field)."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_facts_file(path: Path, model: type[M]) -> M:
+    """Parse and validate one TOML fact file against ``model``."""
+    try:
+        return model.model_validate(tomllib.loads(path.read_text("utf-8")))
+    except OSError as exc:
+        raise FactsError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise FactsError(f"{path}: not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
+        raise FactsError(
+            f"{path}: {exc.error_count()} invalid value(s)\n" + "\n".join(lines)
+        ) from exc
+
+
+def load_facts(folder: Path) -> tuple[SitesFile, BackbonesFile, CablesFile]:
+    """The three fact files of ``folder``: sites.toml, backbones.toml, cables.toml."""
+    return (
+        load_facts_file(folder / "sites.toml", SitesFile),
+        load_facts_file(folder / "backbones.toml", BackbonesFile),
+        load_facts_file(folder / "cables.toml", CablesFile),
+    )
