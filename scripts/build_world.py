@@ -27,7 +27,7 @@ from suanwang.core.unit_catalog import UNIT_TABLE  # noqa: E402
 from suanwang.core.world import WorldIntegrityError  # noqa: E402
 from suanwang.world.assemble import assemble_world  # noqa: E402
 from suanwang.world.facts import FactsError, load_facts  # noqa: E402
-from suanwang.world.packs.natural_earth import label_points  # noqa: E402
+from suanwang.world.packs.natural_earth import label_points, populated_places  # noqa: E402
 from suanwang.world.packs.world_bank import load_world_bank  # noqa: E402
 
 FACTS = ROOT / "scripts" / "world_facts"
@@ -47,7 +47,15 @@ def iso3_map() -> dict[str, str]:
 
 
 def derive_countries(shared: Path) -> tuple[Country, ...]:
-    points = label_points(shared / "natural-earth" / "ne_110m_admin_0_countries.geojson")
+    ne = shared / "natural-earth"
+    points = label_points(ne / "ne_110m_admin_0_countries.geojson")
+    # Small states have no 1:110m polygon: fall back to their capital in the 1:50m places,
+    # and for territories without a capital entry, to their most populous place.
+    places = populated_places(ne / "ne_50m_populated_places_simple.geojson")
+    ranked = sorted(places, key=lambda p: (not p.is_capital, -(p.population or 0)))
+    for place in ranked:
+        if place.country_iso2:
+            points.setdefault(place.country_iso2, (place.lat, place.lon))
     countries, skipped = load_world_bank(shared / "world-bank", iso3_map(), points)
     if skipped:
         print(f"note: no ISO alpha-2 code for {', '.join(skipped)}; left out", file=sys.stderr)

@@ -136,5 +136,8 @@ def test_countries_carry_indicators(world: World) -> None:
     assert ke.internet_users_pct is not None
     assert 0 < ke.internet_users_pct.value < 100
     assert world.country("sg").fixed_broadband_per_100 is not None
+    located = [c for c in world.countries if c.lat is not None and c.lon is not None]
+    assert len(located) >= 215
+    assert all(world.country(cc).lat is not None for cc in ("HK", "SG", "TO", "GU", "MV"))
     with_income = [c for c in world.countries if c.income_group.value != "unclassified"]
     assert len(with_income) >= 190
