@@ -132,3 +132,41 @@ def test_console_script_runs_as_a_real_process() -> None:
         [exe, "world", "summary", "--json"], capture_output=True, text=True, check=True, timeout=60
     )
     assert json.loads(out.stdout)["sites"] >= 80
+
+
+def test_pack_with_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["world", "pack", "world-bank", str(tmp_path / "absent")])
+    assert result.exit_code == 2
+    assert "not a folder" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_pack_kind_must_be_known(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["world", "pack", "openstreetmap", str(tmp_path)]).exit_code == 2
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("kind", "folder", "key", "minimum"),
+    [
+        ("world-bank", "world-bank", "countries", 210),
+        ("natural-earth", "natural-earth", "country_label_points", 170),
+        ("topology-zoo", "topology-zoo", "networks", 200),
+        ("telegeography", "submarine-cables", "cables", 400),
+    ],
+)
+def test_pack_reports_on_the_real_public_data(
+    shared_data: Path, kind: str, folder: str, key: str, minimum: int
+) -> None:
+    report = run_json("world", "pack", kind, str(shared_data / folder))
+    assert isinstance(report, dict)
+    assert report[key] >= minimum
+    assert report["attribution"]
+
+
+@pytest.mark.shared_data
+def test_pack_names_the_closest_zoo_network(shared_data: Path) -> None:
+    archive = str(shared_data / "topology-zoo")
+    result = runner.invoke(app, ["world", "pack", "topology-zoo", archive, "--network", "Geant201"])
+    assert result.exit_code == 2
+    assert "Geant2012" in result.output

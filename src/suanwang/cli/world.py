@@ -10,6 +10,7 @@ import typer
 from rich.table import Column, Table
 
 from suanwang.cli.output import JsonOption, console, emit_json, fail
+from suanwang.cli.packs import pack
 from suanwang.core.countries import IncomeGroup
 from suanwang.core.errors import SuanwangError, UnknownIdError
 from suanwang.core.sites import Site, SiteKind
@@ -18,6 +19,7 @@ from suanwang.core.world import World
 from suanwang.world.builtin import load_builtin_world, load_world_file
 
 app = typer.Typer(help="Browse the world: sites, cables, countries.", no_args_is_help=True)
+app.command(name="pack")(pack)
 
 
 @app.callback()
