@@ -193,7 +193,7 @@ def _backbone_gbps(bb: BackboneFact, a: Site, b: Site, d: LinkDefaults) -> float
 
 
 def _nearest(point: Site | LandingPoint, candidates: list[Site]) -> tuple[Site, float] | None:
-    best = min(
+    return min(
         (
             (s, great_circle_km(point.lat, point.lon, s.lat, s.lon))
             for s in candidates
@@ -202,7 +202,6 @@ def _nearest(point: Site | LandingPoint, candidates: list[Site]) -> tuple[Site, 
         key=lambda pair: pair[1],
         default=None,
     )
-    return best
 
 
 def backhaul_links(
