@@ -1,0 +1,738 @@
+"""The network engine: path queries, reservations and failures over one compiled graph.
+
+:class:`Network` holds a :class:`CompiledGraph` plus mutable state (which links are down and
+how much bandwidth each flow holds). It does no I/O and reads no clock, so every answer is a
+function of the topology, the model and the calls made so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import Field
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from suanwang.core.base import Frozen
+from suanwang.core.errors import SuanwangError, UnknownIdError
+from suanwang.core.geo import great_circle_km
+from suanwang.core.network.costmap import CostMap
+from suanwang.core.network.failures import (
+    FailureReport,
+    FailureSpec,
+    IsolatedCountry,
+    PairChange,
+    Reachability,
+)
+from suanwang.core.network.graph import F64, I64, B, CompiledGraph, haversine_km
+from suanwang.core.network.latency import Latency, LatencyModel, physics_floor_one_way_ms
+from suanwang.core.network.model import LinkKind
+from suanwang.core.network.paths import (
+    CheapestPath,
+    Hop,
+    NoPathError,
+    Path,
+    PathRules,
+    ordered_unique,
+)
+from suanwang.core.network.routing import Infeasible, SubGraph, larac
+
+if TYPE_CHECKING:
+    from suanwang.core.world import World
+
+
+class AdmissionError(SuanwangError, ValueError):
+    """A bandwidth reservation does not fit; names the bottleneck link and what is free."""
+
+    def __init__(self, flow: str, link: str, free_gbps: float, wanted_gbps: float) -> None:
+        self.flow, self.link = flow, link
+        self.free_gbps, self.wanted_gbps = free_gbps, wanted_gbps
+        super().__init__(
+            f"flow {flow!r} needs {wanted_gbps:g} Gbps but link {link!r} has only "
+            f"{free_gbps:g} Gbps free"
+        )
+
+
+class FailureStateError(SuanwangError, ValueError):
+    """Failing what is already failed under the same key, or restoring what is not failed."""
+
+
+class Reservation(Frozen):
+    """Bandwidth held by one flow along one path (in the direction of travel)."""
+
+    flow: str
+    gbps: float = Field(gt=0.0)
+    path: Path
+
+
+class SiteLatency(Frozen):
+    """Latency from one origin to one site (None when unreachable)."""
+
+    site: str
+    one_way_ms: float | None
+    rtt_ms: float | None
+
+
+@dataclass(frozen=True)
+class _Attach:
+    """An origin attached to the graph: candidate nodes and the access latency to each."""
+
+    nodes: tuple[int, ...]
+    access_ms: tuple[float, ...]
+
+
+class Network:
+    """A compiled world plus failures and reservations. Not thread-safe; pure."""
+
+    def __init__(self, graph: CompiledGraph) -> None:
+        self.graph = graph
+        self._down_count = np.zeros(graph.n_links, dtype=np.int64)
+        self._failures: dict[str, I64] = {}
+        self._reserved = np.zeros(2 * graph.n_links, dtype=np.float64)  # per arc
+        self._arc_of_link_dir = self._arc_lookup()
+        self._flows: dict[str, tuple[Reservation, I64]] = {}
+        self._epoch = 0
+        self._cost_map: CostMap | None = None
+
+    @classmethod
+    def from_world(cls, world: World, model: LatencyModel | None = None) -> Network:
+        return cls(CompiledGraph.from_world(world, model))
+
+    def recompile(self, graph: CompiledGraph) -> bool:
+        """Adopt a new compiled topology; a no-op (False) when the fingerprint is unchanged.
+
+        State is reset because link indices may differ between topologies.
+        """
+        if graph.fingerprint == self.graph.fingerprint:
+            return False
+        self.__init__(graph)  # type: ignore[misc]
+        return True
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """Changes whenever the topology, a failure or a reservation changes."""
+        return f"{self.graph.fingerprint}-{self._epoch}"
+
+    @property
+    def link_up(self) -> B:
+        out: B = self._down_count == 0
+        return out
+
+    def failures(self) -> tuple[str, ...]:
+        """Keys of the failures in force."""
+        return tuple(self._failures)
+
+    def down_links(self) -> tuple[str, ...]:
+        return tuple(self.graph.link_ids[i] for i in np.flatnonzero(self._down_count))
+
+    def _touch(self) -> None:
+        self._epoch += 1
+        self._cost_map = None
+
+    def _arc_lookup(self) -> I64:
+        """``out[2*link + dir]`` = arc index, dir 0 = a->b, 1 = b->a."""
+        g = self.graph
+        out = np.empty(2 * g.n_links, dtype=np.int64)
+        forward = g.link_a[g.arc_link] == g.arc_tail
+        # a self-consistent choice for links whose ends coincide is impossible (rejected upstream)
+        out[2 * g.arc_link + (~forward).astype(np.int64)] = np.arange(len(g.arc_link))
+        return out
+
+    # --- resolving names ---------------------------------------------------------------------
+    def node(self, node_id: str) -> int:
+        try:
+            return self.graph.node_index[node_id]
+        except KeyError:
+            raise UnknownIdError("site or node", node_id, self.graph.site_ids) from None
+
+    def link(self, link_id: str) -> int:
+        try:
+            return self.graph.link_index[link_id]
+        except KeyError:
+            raise UnknownIdError("link", link_id, self.graph.link_ids) from None
+
+    def _links_of(self, spec: FailureSpec) -> I64:
+        g = self.graph
+        mask = np.zeros(g.n_links, dtype=np.bool_)
+        for lid in spec.links:
+            mask[self.link(lid)] = True
+        known = set(g.srlg_ids)
+        for group in spec.srlgs:
+            if group not in known:
+                raise UnknownIdError("shared-risk group", group, g.srlg_ids)
+        mask |= g.links_in_srlgs(sorted(spec.srlgs))
+        nodes = np.zeros(g.n_nodes, dtype=np.bool_)
+        for nid in spec.nodes:
+            nodes[self.node(nid)] = True
+        if spec.region is not None:
+            r = spec.region
+            d = haversine_km(
+                np.full(g.n_nodes, r.lat), np.full(g.n_nodes, r.lon), g.node_lat, g.node_lon
+            )
+            nodes |= d <= r.radius_km
+        mask |= nodes[g.link_a] | nodes[g.link_b]
+        return np.flatnonzero(mask).astype(np.int64)
+
+    # --- weights and masks -------------------------------------------------------------------
+    def arc_latency(self) -> F64:
+        """One-way latency per arc (propagation + per hop + queueing at current load)."""
+        g = self.graph
+        lat: F64 = g.link_ms[g.arc_link].copy()
+        q = g.model.queueing_ms_at_half_load
+        if q > 0 and self._reserved.any():
+            u = np.minimum(self._reserved / g.link_capacity_gbps[g.arc_link], 0.99)
+            lat += q * u / (1.0 - u)
+        return lat
+
+    def arc_free_gbps(self) -> F64:
+        g = self.graph
+        out: F64 = g.link_capacity_gbps[g.arc_link] - self._reserved
+        return out
+
+    def arc_mask(self, rules: PathRules) -> B:
+        """Arcs a path under ``rules`` may use right now."""
+        g = self.graph
+        ok = self.link_up.copy()
+        if rules.avoid:
+            ok &= ~g.links_touching_countries(rules.avoid)
+        if rules.within is not None:
+            ok &= ~g.links_outside(rules.within)
+        if rules.exclude_srlgs:
+            ok &= ~g.links_in_srlgs(sorted(rules.exclude_srlgs))
+        if rules.fibre_only:
+            ok &= ~g.links_of_kind(LinkKind.SATELLITE)
+        arcs: B = ok[g.arc_link]
+        if rules.min_gbps > 0:
+            arcs &= self.arc_free_gbps() >= rules.min_gbps - 1e-9
+        return arcs
+
+    def _check_ends(self, rules: PathRules, *nodes: int) -> None:
+        for n in nodes:
+            code = self.graph.countries[int(self.graph.node_country[n])]
+            if not rules.allows_country(code):
+                raise NoPathError(
+                    f"{self.graph.node_ids[n]} is in {code}, which the path rules exclude"
+                )
+
+    # --- queries -----------------------------------------------------------------------------
+    def path(self, src: str, dst: str, rules: PathRules | None = None) -> Path:
+        """The fastest path from ``src`` to ``dst`` under ``rules``.
+
+        Raises :class:`NoPathError` naming the rule that cannot be met.
+        """
+        rules = rules or PathRules()
+        s, t = self.node(src), self.node(dst)
+        self._check_ends(rules, s, t)
+        mask = self.arc_mask(rules)
+        lat = self.arc_latency()
+        weight = np.where(mask, lat, np.inf)
+        arcs = self._fastest_arcs(weight, s, t)
+        if arcs is None:
+            raise self._explain_no_path(src, dst, rules)
+        path = self._make_path(s, t, arcs, lat)
+        if rules.max_one_way_ms is not None and path.one_way_ms > rules.max_one_way_ms + 1e-9:
+            raise NoPathError(
+                f"the fastest path {src} -> {dst} takes {path.one_way_ms:.2f} ms one way "
+                f"({path.rtt_ms:.2f} ms round trip), over the bound of "
+                f"{rules.max_one_way_ms:.2f} ms one way",
+                best_one_way_ms=path.one_way_ms,
+            )
+        return path
+
+    def cheapest_path(
+        self, src: str, dst: str, max_one_way_ms: float, rules: PathRules | None = None
+    ) -> CheapestPath:
+        """The lowest price-per-GB path whose one-way latency is within ``max_one_way_ms``.
+
+        Solved by LARAC; the answer carries a Lagrangian lower bound and its gap.
+        """
+        rules = (rules or PathRules()).model_copy(update={"max_one_way_ms": max_one_way_ms})
+        s, t = self.node(src), self.node(dst)
+        self._check_ends(rules, s, t)
+        mask = self.arc_mask(rules)
+        lat = self.arc_latency()
+        if s == t:
+            path = self._make_path(s, t, np.zeros(0, dtype=np.int64), lat)
+            return CheapestPath(
+                path=path, max_one_way_ms=max_one_way_ms, lower_bound_micros=0.0,
+                gap_micros=0.0, gap_ratio=0.0, iterations=0, fastest_one_way_ms=0.0,
+            )  # fmt: skip
+        g = self.graph
+        cost = g.link_price[g.arc_link]
+        budget = max_one_way_ms - g.model.endpoint_ms
+        try:
+            res = larac(g, mask, lat, cost, s, t, budget)
+        except Infeasible as exc:
+            if not np.isfinite(exc.best_latency):
+                raise self._explain_no_path(src, dst, rules) from None
+            best = exc.best_latency + g.model.endpoint_ms
+            raise NoPathError(
+                f"no path {src} -> {dst} within {max_one_way_ms:.2f} ms one way; the fastest "
+                f"takes {best:.2f} ms one way ({2 * best:.2f} ms round trip)",
+                best_one_way_ms=best,
+            ) from None
+        path = self._make_path(s, t, res.arcs, lat)
+        fastest = self.path(src, dst, rules.model_copy(update={"max_one_way_ms": None}))
+        price = path.price_per_gb_micros
+        return CheapestPath(
+            path=path,
+            max_one_way_ms=max_one_way_ms,
+            lower_bound_micros=res.lower_bound,
+            gap_micros=res.gap,
+            gap_ratio=(res.gap / price) if price > 0 else 0.0,
+            iterations=res.iterations,
+            fastest_one_way_ms=fastest.one_way_ms,
+        )
+
+    def disjoint_paths(
+        self, src: str, dst: str, k: int = 2, rules: PathRules | None = None
+    ) -> list[Path]:
+        """Up to ``k`` paths that pairwise share no link and no shared-risk group.
+
+        Greedy: the fastest path, then the fastest avoiding every risk group (and link) used so
+        far, and so on. Returns fewer than ``k`` when no further risk-disjoint path exists; the
+        first path is always the fastest.
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        rules = rules or PathRules()
+        s, t = self.node(src), self.node(dst)
+        self._check_ends(rules, s, t)
+        g = self.graph
+        lat = self.arc_latency()
+        base = self.arc_mask(rules)
+        banned = np.zeros(g.n_links, dtype=np.bool_)
+        out: list[Path] = []
+        for _ in range(k):
+            weight = np.where(base & ~banned[g.arc_link], lat, np.inf)
+            arcs = self._fastest_arcs(weight, s, t)
+            if arcs is None:
+                break
+            path = self._make_path(s, t, arcs, lat)
+            if rules.max_one_way_ms is not None and path.one_way_ms > rules.max_one_way_ms:
+                break
+            out.append(path)
+            used = np.unique(g.arc_link[arcs])
+            banned[used] = True
+            groups = sorted({gr for li in used for gr in g.link_srlgs_of(int(li))})
+            banned |= g.links_in_srlgs(groups)
+            if len(arcs) == 0:
+                break
+        if not out:
+            raise self._explain_no_path(src, dst, rules)
+        return out
+
+    def latencies_from(
+        self, origin: str, rules: PathRules | None = None
+    ) -> tuple[SiteLatency, ...]:
+        """Latency from node ``origin`` to every site, in one Dijkstra."""
+        rules = rules or PathRules()
+        s = self.node(origin)
+        dist = self._distances_from([s], [0.0], rules)
+        return self._site_latencies(dist)
+
+    def latencies_from_point(
+        self, lat: float, lon: float, rules: PathRules | None = None, attach: int = 3
+    ) -> tuple[SiteLatency, ...]:
+        """Latency from a point (a user, a data source) to every site.
+
+        The point reaches the network through a terrestrial access leg to each of its
+        ``attach`` nearest nodes; the best combination wins.
+        """
+        rules = rules or PathRules()
+        a = self.attach(lat, lon, attach)
+        dist = self._distances_from(list(a.nodes), list(a.access_ms), rules)
+        return self._site_latencies(dist)
+
+    def attach(self, lat: float, lon: float, count: int = 3) -> _Attach:
+        """The ``count`` nearest nodes to a point and the access latency to each."""
+        g = self.graph
+        d = haversine_km(np.full(g.n_nodes, lat), np.full(g.n_nodes, lon), g.node_lat, g.node_lon)
+        nearest = np.argsort(d, kind="stable")[: max(1, count)]
+        return _Attach(
+            nodes=tuple(int(i) for i in nearest),
+            access_ms=tuple(g.model.access_one_way_ms(float(d[i])) for i in nearest),
+        )
+
+    def cost_map(self) -> CostMap:
+        """Site x site latency, price per GB and bottleneck along the fastest paths.
+
+        Cached until the state changes (see :attr:`version`).
+        """
+        if self._cost_map is None:
+            self._cost_map = self._compute_cost_map(self.graph.site_ids)
+        return self._cost_map
+
+    # --- reservations ------------------------------------------------------------------------
+    def reserve(self, flow: str, path: Path, gbps: float) -> Reservation:
+        """Hold ``gbps`` on every link of ``path`` in its direction, all or nothing.
+
+        Raises :class:`AdmissionError` naming the tightest link when capacity is short, and
+        :class:`FailureStateError` if the path uses a link that is down.
+        """
+        if gbps <= 0:
+            raise ValueError("a reservation needs a positive bandwidth")
+        if flow in self._flows:
+            raise SuanwangError(f"flow {flow!r} already holds a reservation; release it first")
+        arcs = self._arcs_of_path(path)
+        free = self.arc_free_gbps()[arcs]
+        down = ~self.link_up[self.graph.arc_link[arcs]]
+        if down.any():
+            lid = self.graph.link_ids[int(self.graph.arc_link[arcs[np.argmax(down)]])]
+            raise FailureStateError(f"flow {flow!r}: link {lid!r} on its path is down")
+        if len(arcs) and (free < gbps - 1e-9).any():
+            worst = int(np.argmin(free))
+            lid = self.graph.link_ids[int(self.graph.arc_link[arcs[worst]])]
+            raise AdmissionError(flow, lid, float(free[worst]), gbps)
+        np.add.at(self._reserved, arcs, gbps)
+        res = Reservation(flow=flow, gbps=gbps, path=path)
+        self._flows[flow] = (res, arcs)
+        self._touch()
+        return res
+
+    def release(self, flow: str) -> Reservation:
+        """Give back a flow's bandwidth."""
+        if flow not in self._flows:
+            raise UnknownIdError("flow", flow, self._flows)
+        res, arcs = self._flows.pop(flow)
+        np.subtract.at(self._reserved, arcs, res.gbps)
+        np.maximum(self._reserved, 0.0, out=self._reserved)
+        self._touch()
+        return res
+
+    def reservations(self) -> tuple[Reservation, ...]:
+        return tuple(r for r, _ in self._flows.values())
+
+    def _arcs_of_path(self, path: Path) -> I64:
+        out = np.empty(len(path.hops), dtype=np.int64)
+        for i, hop in enumerate(path.hops):
+            li = self.link(hop.link)
+            forward = self.graph.node_ids[int(self.graph.link_a[li])] == hop.src
+            out[i] = self._arc_of_link_dir[2 * li + (0 if forward else 1)]
+        return out
+
+    # --- failures ----------------------------------------------------------------------------
+    def fail(self, spec: FailureSpec, report: bool = True) -> FailureReport:
+        """Take down everything ``spec`` names and report what it did to the sites.
+
+        With ``report=False`` the pairwise latency comparison is skipped (the report then
+        lists only the links); isolation is always computed.
+        """
+        key = spec.key
+        if key in self._failures:
+            raise FailureStateError(f"{key} is already failed")
+        links = self._links_of(spec)
+        before = self.cost_map() if report else None
+        fibre_before = self._fibre_main_countries()
+        was_up = self.link_up[links]
+        self._down_count[links] += 1
+        self._failures[key] = links
+        self._touch()
+        return self._report(key, links, links[was_up], before, fibre_before)
+
+    def restore(self, key: str) -> FailureReport:
+        """Bring back a failure by its key; the report shows the change (decreases negative)."""
+        if key not in self._failures:
+            raise FailureStateError(
+                f"{key!r} is not failed" + (f"; failed now: {', '.join(self._failures)}"
+                                            if self._failures else "")
+            )  # fmt: skip
+        before = self.cost_map()
+        fibre_before = self._fibre_main_countries()
+        links = self._failures.pop(key)
+        self._down_count[links] -= 1
+        now_up = self.link_up[links]
+        self._touch()
+        return self._report(key, links, links[now_up], before, fibre_before)
+
+    def restore_all(self) -> None:
+        self._down_count[:] = 0
+        self._failures.clear()
+        self._touch()
+
+    def _report(
+        self,
+        key: str,
+        links: I64,
+        changed: I64,
+        before: CostMap | None,
+        fibre_before: dict[str, tuple[bool, tuple[str, ...]]],
+    ) -> FailureReport:
+        g = self.graph
+        unreachable: list[tuple[str, str]] = []
+        changes: list[PairChange] = []
+        pairs = 0
+        if before is not None:
+            after = self.cost_map()
+            b, a = before.one_way_ms, after.one_way_ms
+            iu, ju = np.triu_indices(len(before.sites), k=1)
+            pairs = len(iu)
+            lost = np.isfinite(b[iu, ju]) & ~np.isfinite(a[iu, ju])
+            unreachable = [
+                (before.sites[i], before.sites[j]) for i, j in zip(iu[lost], ju[lost], strict=True)
+            ]
+            both = np.isfinite(b[iu, ju]) & np.isfinite(a[iu, ju])
+            delta = np.where(both, a[iu, ju] - b[iu, ju], 0.0)
+            moved = np.flatnonzero(np.abs(delta) > 1e-6)
+            moved = moved[np.argsort(-delta[moved], kind="stable")]
+            changes = [
+                PairChange(
+                    src=before.sites[iu[k]], dst=before.sites[ju[k]],
+                    before_one_way_ms=round(float(b[iu[k], ju[k]]), 3),
+                    after_one_way_ms=round(float(a[iu[k], ju[k]]), 3),
+                    increase_ms=round(float(delta[k]), 3),
+                )
+                for k in moved
+            ]  # fmt: skip
+        fibre_after = self._fibre_main_countries()
+        all_after = self._main_component_countries(fibre=False)
+        isolated = []
+        for code, (connected, nodes) in sorted(fibre_before.items()):
+            now_connected, _ = fibre_after.get(code, (False, nodes))
+            if connected and not now_connected:
+                by = Reachability.SATELLITE_ONLY if code in all_after else Reachability.NONE
+                isolated.append(IsolatedCountry(code=code, reachable_by=by, nodes=nodes))
+        return FailureReport(
+            key=key,
+            failed_links=tuple(g.link_ids[int(i)] for i in links),
+            newly_down=tuple(g.link_ids[int(i)] for i in changed),
+            site_pairs=pairs,
+            unreachable_pairs=tuple(unreachable),
+            latency_changes=tuple(changes),
+            isolated_countries=tuple(isolated),
+            max_increase_ms=max((c.increase_ms or 0.0 for c in changes), default=0.0),
+        )
+
+    def _component_labels(self, fibre: bool) -> tuple[I64, int]:
+        g = self.graph
+        ok = self.link_up.copy()
+        if fibre:
+            ok &= ~g.links_of_kind(LinkKind.SATELLITE)
+        weight = np.where(ok[g.arc_link], 1.0, np.inf)
+        m = g.matrix(weight)
+        m.data[~np.isfinite(m.data)] = 0.0
+        m.eliminate_zeros()
+        _, labels = connected_components(m, directed=False)
+        counts = np.bincount(labels)
+        return labels.astype(np.int64), int(np.argmax(counts))
+
+    def _main_component_countries(self, fibre: bool) -> set[str]:
+        labels, main = self._component_labels(fibre)
+        codes = np.unique(self.graph.node_country[labels == main])
+        return {self.graph.countries[int(c)] for c in codes}
+
+    def _fibre_main_countries(self) -> dict[str, tuple[bool, tuple[str, ...]]]:
+        """Per country with nodes: is any node in the main fibre component; its node ids."""
+        g = self.graph
+        labels, main = self._component_labels(fibre=True)
+        out: dict[str, tuple[bool, tuple[str, ...]]] = {}
+        for c in np.unique(g.node_country):
+            members = np.flatnonzero(g.node_country == c)
+            out[g.countries[int(c)]] = (
+                bool((labels[members] == main).any()),
+                tuple(g.node_ids[int(i)] for i in members),
+            )
+        return out
+
+    # --- internals -----------------------------------------------------------------------------
+    def _fastest_arcs(self, arc_weight: F64, s: int, t: int) -> I64 | None:
+        if s == t:
+            return np.zeros(0, dtype=np.int64)
+        g = self.graph
+        dist, pred = dijkstra(g.matrix(arc_weight), indices=s, return_predecessors=True)
+        if not np.isfinite(dist[t]):
+            return None
+        sub = _FullView(g)
+        return sub.path_arcs(pred, s, t, arc_weight)
+
+    def _distances_from(
+        self, sources: Sequence[int], offsets: Sequence[float], rules: PathRules
+    ) -> F64:
+        g = self.graph
+        weight = np.where(self.arc_mask(rules), self.arc_latency(), np.inf)
+        d = dijkstra(g.matrix(weight), indices=list(sources))
+        d = np.atleast_2d(d) + np.asarray(offsets, dtype=np.float64)[:, None]
+        out: F64 = d.min(axis=0)
+        return out
+
+    def _site_latencies(self, dist: F64) -> tuple[SiteLatency, ...]:
+        g = self.graph
+        e = g.model.endpoint_ms
+        out = []
+        for i, sid in enumerate(g.site_ids):
+            v = float(dist[i])
+            if not np.isfinite(v):
+                out.append(SiteLatency(site=sid, one_way_ms=None, rtt_ms=None))
+            else:
+                ow = v + e if v > 0 else 0.0
+                out.append(SiteLatency(site=sid, one_way_ms=round(ow, 4), rtt_ms=round(2 * ow, 4)))
+        return tuple(out)
+
+    def _compute_cost_map(self, sites: Sequence[str]) -> CostMap:
+        g = self.graph
+        idx = np.array([self.node(s) for s in sites], dtype=np.int64)
+        lat = self.arc_latency()
+        weight = np.where(self.link_up[g.arc_link], lat, np.inf)
+        dist, pred = dijkstra(g.matrix(weight), indices=idx, return_predecessors=True)
+        dist = np.atleast_2d(dist)
+        pred = np.atleast_2d(pred).astype(np.int64)
+        best = _best_arc_per_pair(g, weight)
+        price = _accumulate(pred, best, g.link_price[g.arc_link], np.add, 0.0)
+        free = _accumulate(pred, best, self.arc_free_gbps(), np.minimum, np.inf)
+        one_way = dist[:, idx] + np.where(dist[:, idx] > 0, g.model.endpoint_ms, 0.0)
+        unreachable = ~np.isfinite(one_way)
+        price_m = np.where(unreachable, np.nan, price[:, idx])
+        free_m = np.where(unreachable, np.nan, free[:, idx])
+        np.fill_diagonal(one_way, 0.0)
+        np.fill_diagonal(price_m, 0.0)
+        np.fill_diagonal(free_m, np.inf)
+        return CostMap(
+            version=self.version,
+            sites=tuple(sites),
+            one_way_ms=one_way,
+            price_per_gb_micros=price_m,
+            bottleneck_gbps=free_m,
+        )
+
+    def _explain_no_path(self, src: str, dst: str, rules: PathRules) -> NoPathError:
+        """Find which rule makes ``src`` -> ``dst`` impossible and say so."""
+        s, t = self.node(src), self.node(dst)
+        plain = np.where(self.link_up[self.graph.arc_link], self.arc_latency(), np.inf)
+        if self._fastest_arcs(plain, s, t) is None:
+            down = f" ({len(self._failures)} failure(s) in force)" if self._failures else ""
+            return NoPathError(f"{dst} is unreachable from {src}{down}")
+        reasons = []
+        if rules.avoid:
+            reasons.append(f"avoiding {', '.join(sorted(rules.avoid))}")
+        if rules.within is not None:
+            reasons.append(f"staying within {', '.join(sorted(rules.within))}")
+        if rules.exclude_srlgs:
+            reasons.append(f"excluding {', '.join(sorted(rules.exclude_srlgs))}")
+        if rules.fibre_only:
+            reasons.append("using fibre only")
+        if rules.min_gbps > 0:
+            try:
+                best = self.path(src, dst, rules.model_copy(update={"min_gbps": 0.0}))
+                reasons.append(
+                    f"needing {rules.min_gbps:g} Gbps free (the best path's bottleneck is "
+                    f"{best.bottleneck_link} with {best.bottleneck_gbps:g} Gbps)"
+                )
+            except NoPathError:
+                reasons.append(f"needing {rules.min_gbps:g} Gbps free")
+        because = "; ".join(reasons) or "the path rules"
+        return NoPathError(f"no path {src} -> {dst} when {because}")
+
+    def _make_path(self, s: int, t: int, arcs: I64, arc_lat: F64) -> Path:
+        g = self.graph
+        free = self.arc_free_gbps()
+        hops = []
+        node_seq = [g.node_ids[s]]
+        for arc in arcs:
+            li = int(g.arc_link[arc])
+            tail, head = int(g.arc_tail[arc]), int(g.arc_head[arc])
+            node_seq.append(g.node_ids[head])
+            hops.append(
+                Hop(
+                    link=g.link_ids[li],
+                    src=g.node_ids[tail],
+                    dst=g.node_ids[head],
+                    kind=g.kind_of(li),
+                    cable=g.link_cables[li],
+                    km=round(float(g.link_length_km[li] * _factor(g, li)), 3),
+                    one_way_ms=float(arc_lat[arc]),
+                    price_per_gb_micros=float(g.link_price[li]),
+                    free_gbps=float(free[arc]),
+                    countries=g.link_countries_of(li),
+                )
+            )
+        one_way = (sum(h.one_way_ms for h in hops) + g.model.endpoint_ms) if hops else 0.0
+        gc = great_circle_km(
+            float(g.node_lat[s]), float(g.node_lon[s]), float(g.node_lat[t]), float(g.node_lon[t])
+        )
+        bottleneck = min(hops, key=lambda h: h.free_gbps) if hops else None
+        src_country = g.countries[int(g.node_country[s])]
+        return Path(
+            src=g.node_ids[s],
+            dst=g.node_ids[t],
+            nodes=tuple(node_seq),
+            hops=tuple(hops),
+            one_way_ms=one_way,
+            rtt_ms=2.0 * one_way,
+            endpoint_ms=g.model.endpoint_ms if hops else 0.0,
+            price_per_gb_micros=sum(h.price_per_gb_micros for h in hops),
+            bottleneck_gbps=bottleneck.free_gbps if bottleneck else None,
+            bottleneck_link=bottleneck.link if bottleneck else None,
+            countries=ordered_unique([src_country, *(c for h in hops for c in h.countries)]),
+            srlgs=tuple(
+                sorted({gr for arc in arcs for gr in g.link_srlgs_of(int(g.arc_link[arc]))})
+            ),
+            great_circle_km=round(gc, 3),
+            floor_one_way_ms=physics_floor_one_way_ms(gc),
+        )
+
+
+def _factor(g: CompiledGraph, link: int) -> float:
+    """Route factor applied to a link's stored length (for reporting route km)."""
+    kind = g.kind_of(link)
+    if kind is LinkKind.SATELLITE:
+        return 1.0
+    if kind is LinkKind.SUBMARINE:
+        return g.model.submarine_route_factor
+    return g.model.route_factor(kind)
+
+
+class _FullView(SubGraph):
+    """The whole graph seen as a :class:`SubGraph` without copying (identity numbering)."""
+
+    def __init__(self, g: CompiledGraph) -> None:
+        object.__setattr__(self, "graph", g)
+        object.__setattr__(self, "arcs", np.arange(len(g.arc_link), dtype=np.int64))
+        object.__setattr__(self, "nodes", np.arange(g.n_nodes, dtype=np.int64))
+        object.__setattr__(self, "tail", g.arc_tail)
+        object.__setattr__(self, "head", g.arc_head)
+        object.__setattr__(self, "slot_bounds", g.slot_bounds)
+        object.__setattr__(self, "slot_head", g.slot_head)
+        object.__setattr__(self, "indptr", g.indptr)
+
+    def local(self, node: int) -> int:
+        return node
+
+
+def _best_arc_per_pair(g: CompiledGraph, weight: F64) -> tuple[I64, I64]:
+    """Sorted (tail * n + head) keys of slots and, per slot, its least-weight arc."""
+    n_slots = len(g.slot_bounds) - 1
+    slot_of_arc = np.repeat(np.arange(n_slots), np.diff(g.slot_bounds))
+    order = np.lexsort((weight, slot_of_arc))
+    first = order[g.slot_bounds[:-1]]
+    keys = g.arc_tail[g.slot_bounds[:-1]] * g.n_nodes + g.slot_head
+    return keys.astype(np.int64), first.astype(np.int64)
+
+
+def _accumulate(
+    pred: I64,
+    best: tuple[I64, I64],
+    arc_value: F64,
+    op: np.ufunc,
+    identity: float,
+) -> F64:
+    """Per (source, node): ``op`` of ``arc_value`` along the tree path (pointer doubling)."""
+    keys, slot_arc = best
+    n = pred.shape[1]
+    node = np.broadcast_to(np.arange(n), pred.shape)
+    has = pred >= 0
+    key = np.where(has, pred * n + node, 0)
+    slot = np.searchsorted(keys, key)
+    slot = np.minimum(slot, len(keys) - 1) if len(keys) else slot
+    val = np.where(has, arc_value[slot_arc[slot]] if len(keys) else identity, identity)
+    val = val.astype(np.float64)
+    anc = np.where(has, pred, -1)
+    rows = np.arange(pred.shape[0])[:, None]
+    while (anc >= 0).any():
+        safe = np.where(anc >= 0, anc, 0)
+        add = np.where(anc >= 0, val[rows, safe], identity)
+        val = op(val, add)
+        anc = np.where(anc >= 0, anc[rows, safe], -1)
+    return val
