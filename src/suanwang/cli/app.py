@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from suanwang import __version__
-from suanwang.cli import world
+from suanwang.cli import net, world
 from suanwang.cli.units import units
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(world.app, name="world")
+app.add_typer(net.app, name="net")
 app.command(name="units")(units)
 
 

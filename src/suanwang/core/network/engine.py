@@ -264,7 +264,10 @@ class Network:
         cost = g.link_price[g.arc_link]
         budget = max_one_way_ms - g.model.endpoint_ms
         try:
-            res = larac(g, mask, lat, cost, s, t, budget)
+            symmetric = rules.min_gbps == 0 and not (
+                g.model.queueing_ms_at_half_load > 0 and self._reserved.any()
+            )
+            res = larac(g, mask, lat, cost, s, t, budget, symmetric=symmetric)
         except Infeasible as exc:
             if not np.isfinite(exc.best_latency):
                 raise self._explain_no_path(src, dst, rules) from None
@@ -275,7 +278,6 @@ class Network:
                 best_one_way_ms=best,
             ) from None
         path = self._make_path(s, t, res.arcs, lat)
-        fastest = self.path(src, dst, rules.model_copy(update={"max_one_way_ms": None}))
         price = path.price_per_gb_micros
         return CheapestPath(
             path=path,
@@ -284,7 +286,7 @@ class Network:
             gap_micros=res.gap,
             gap_ratio=(res.gap / price) if price > 0 else 0.0,
             iterations=res.iterations,
-            fastest_one_way_ms=fastest.one_way_ms,
+            fastest_one_way_ms=res.fastest + g.model.endpoint_ms,
         )
 
     def disjoint_paths(
@@ -426,7 +428,7 @@ class Network:
             raise FailureStateError(f"{key} is already failed")
         links = self._links_of(spec)
         before = self.cost_map() if report else None
-        fibre_before = self._fibre_main_countries()
+        fibre_before = self._connected_countries(fibre=True)
         was_up = self.link_up[links]
         self._down_count[links] += 1
         self._failures[key] = links
@@ -441,7 +443,7 @@ class Network:
                                             if self._failures else "")
             )  # fmt: skip
         before = self.cost_map()
-        fibre_before = self._fibre_main_countries()
+        fibre_before = self._connected_countries(fibre=True)
         links = self._failures.pop(key)
         self._down_count[links] -= 1
         now_up = self.link_up[links]
@@ -459,7 +461,7 @@ class Network:
         links: I64,
         changed: I64,
         before: CostMap | None,
-        fibre_before: dict[str, tuple[bool, tuple[str, ...]]],
+        fibre_before: B,
     ) -> FailureReport:
         g = self.graph
         unreachable: list[tuple[str, str]] = []
@@ -487,14 +489,13 @@ class Network:
                 )
                 for k in moved
             ]  # fmt: skip
-        fibre_after = self._fibre_main_countries()
-        all_after = self._main_component_countries(fibre=False)
+        fibre_after = self._connected_countries(fibre=True)
+        all_after = self._connected_countries(fibre=False)
         isolated = []
-        for code, (connected, nodes) in sorted(fibre_before.items()):
-            now_connected, _ = fibre_after.get(code, (False, nodes))
-            if connected and not now_connected:
-                by = Reachability.SATELLITE_ONLY if code in all_after else Reachability.NONE
-                isolated.append(IsolatedCountry(code=code, reachable_by=by, nodes=nodes))
+        for c in np.flatnonzero(fibre_before & ~fibre_after):
+            nodes = tuple(g.node_ids[int(i)] for i in np.flatnonzero(g.node_country == c))
+            by = Reachability.SATELLITE_ONLY if all_after[c] else Reachability.NONE
+            isolated.append(IsolatedCountry(code=g.countries[int(c)], reachable_by=by, nodes=nodes))
         return FailureReport(
             key=key,
             failed_links=tuple(g.link_ids[int(i)] for i in links),
@@ -511,30 +512,19 @@ class Network:
         ok = self.link_up.copy()
         if fibre:
             ok &= ~g.links_of_kind(LinkKind.SATELLITE)
-        weight = np.where(ok[g.arc_link], 1.0, np.inf)
-        m = g.matrix(weight)
-        m.data[~np.isfinite(m.data)] = 0.0
+        weight = np.where(ok[g.arc_link], 1.0, 0.0)
+        m = g.matrix(weight).copy()  # never prune the compiled graph's own index arrays
         m.eliminate_zeros()
         _, labels = connected_components(m, directed=False)
         counts = np.bincount(labels)
         return labels.astype(np.int64), int(np.argmax(counts))
 
-    def _main_component_countries(self, fibre: bool) -> set[str]:
-        labels, main = self._component_labels(fibre)
-        codes = np.unique(self.graph.node_country[labels == main])
-        return {self.graph.countries[int(c)] for c in codes}
-
-    def _fibre_main_countries(self) -> dict[str, tuple[bool, tuple[str, ...]]]:
-        """Per country with nodes: is any node in the main fibre component; its node ids."""
+    def _connected_countries(self, fibre: bool) -> B:
+        """Per country index: does any of its nodes sit in the largest component?"""
         g = self.graph
-        labels, main = self._component_labels(fibre=True)
-        out: dict[str, tuple[bool, tuple[str, ...]]] = {}
-        for c in np.unique(g.node_country):
-            members = np.flatnonzero(g.node_country == c)
-            out[g.countries[int(c)]] = (
-                bool((labels[members] == main).any()),
-                tuple(g.node_ids[int(i)] for i in members),
-            )
+        labels, main = self._component_labels(fibre)
+        out: B = np.zeros(len(g.countries), dtype=np.bool_)
+        out[g.node_country[labels == main]] = True
         return out
 
     # --- internals -----------------------------------------------------------------------------
@@ -545,8 +535,7 @@ class Network:
         dist, pred = dijkstra(g.matrix(arc_weight), indices=s, return_predecessors=True)
         if not np.isfinite(dist[t]):
             return None
-        sub = _FullView(g)
-        return sub.path_arcs(pred, s, t, arc_weight)
+        return SubGraph.whole(g).path_arcs(pred, s, t, arc_weight)
 
     def _distances_from(
         self, sources: Sequence[int], offsets: Sequence[float], rules: PathRules
@@ -654,7 +643,7 @@ class Network:
         )
         bottleneck = min(hops, key=lambda h: h.free_gbps) if hops else None
         src_country = g.countries[int(g.node_country[s])]
-        return Path(
+        return Path.model_construct(
             src=g.node_ids[s],
             dst=g.node_ids[t],
             nodes=tuple(node_seq),
@@ -682,23 +671,6 @@ def _factor(g: CompiledGraph, link: int) -> float:
     if kind is LinkKind.SUBMARINE:
         return g.model.submarine_route_factor
     return g.model.route_factor(kind)
-
-
-class _FullView(SubGraph):
-    """The whole graph seen as a :class:`SubGraph` without copying (identity numbering)."""
-
-    def __init__(self, g: CompiledGraph) -> None:
-        object.__setattr__(self, "graph", g)
-        object.__setattr__(self, "arcs", np.arange(len(g.arc_link), dtype=np.int64))
-        object.__setattr__(self, "nodes", np.arange(g.n_nodes, dtype=np.int64))
-        object.__setattr__(self, "tail", g.arc_tail)
-        object.__setattr__(self, "head", g.arc_head)
-        object.__setattr__(self, "slot_bounds", g.slot_bounds)
-        object.__setattr__(self, "slot_head", g.slot_head)
-        object.__setattr__(self, "indptr", g.indptr)
-
-    def local(self, node: int) -> int:
-        return node
 
 
 def _best_arc_per_pair(g: CompiledGraph, weight: F64) -> tuple[I64, I64]:

@@ -280,6 +280,16 @@ class CompiledGraph:
         """Ids of the compute sites (nodes ``0..site_count-1``)."""
         return self.node_ids[: self.site_count]
 
+    @property
+    def slot_keys(self) -> I64:
+        """``tail * n + head`` per slot, ascending (cached)."""
+        keys = self._cache.get("slot_keys")
+        if keys is None:
+            keys = self.arc_tail[self.slot_bounds[:-1]] * self.n_nodes + self.slot_head
+            self._cache["slot_keys"] = keys
+        out: I64 = keys  # type: ignore[assignment]
+        return out
+
     def kind_of(self, link: int) -> LinkKind:
         return KINDS[int(self.link_kind[link])]
 
@@ -289,14 +299,28 @@ class CompiledGraph:
         return out
 
     def link_countries_of(self, link: int) -> tuple[str, ...]:
-        row = self.link_country.indices[
-            self.link_country.indptr[link] : self.link_country.indptr[link + 1]
-        ]
-        return tuple(self.countries[int(j)] for j in row)
+        """Countries link ``link`` touches (its own list plus its endpoints'), sorted."""
+        cache = self._cache.setdefault("link_countries", {})
+        assert isinstance(cache, dict)
+        got = cache.get(link)
+        if got is None:
+            m = self.link_country
+            row = m.indices[m.indptr[link] : m.indptr[link + 1]]
+            got = cache[link] = tuple(self.countries[int(j)] for j in row)
+        out: tuple[str, ...] = got
+        return out
 
     def link_srlgs_of(self, link: int) -> tuple[str, ...]:
-        row = self.link_srlg.indices[self.link_srlg.indptr[link] : self.link_srlg.indptr[link + 1]]
-        return tuple(self.srlg_ids[int(j)] for j in row)
+        """Shared-risk groups of link ``link``, sorted."""
+        cache = self._cache.setdefault("link_srlgs", {})
+        assert isinstance(cache, dict)
+        got = cache.get(link)
+        if got is None:
+            m = self.link_srlg
+            row = m.indices[m.indptr[link] : m.indptr[link + 1]]
+            got = cache[link] = tuple(self.srlg_ids[int(j)] for j in row)
+        out: tuple[str, ...] = got
+        return out
 
     # --- masks --------------------------------------------------------------------------------
     def links_touching_countries(self, codes: frozenset[str]) -> B:

@@ -85,11 +85,11 @@ class LatencyModel(Frozen):
     """
 
     fibre_km_per_ms: float = Field(default=FIBRE_KM_PER_MS, gt=0.0, le=FIBRE_KM_PER_MS)
-    terrestrial_route_factor: float = Field(default=1.5, ge=1.0, le=4.0)
-    metro_route_factor: float = Field(default=1.5, ge=1.0, le=4.0)
+    terrestrial_route_factor: float = Field(default=1.45, ge=1.0, le=4.0)
+    metro_route_factor: float = Field(default=1.45, ge=1.0, le=4.0)
     submarine_route_factor: float = Field(default=1.0, ge=1.0, le=2.0)
-    per_hop_ms: float = Field(default=0.1, ge=0.0, le=20.0)
-    endpoint_ms: float = Field(default=1.0, ge=0.0, le=50.0)
+    per_hop_ms: float = Field(default=0.5, ge=0.0, le=20.0)
+    endpoint_ms: float = Field(default=0.0, ge=0.0, le=50.0)
     queueing_ms_at_half_load: float = Field(
         default=0.0,
         ge=0.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
@@ -47,18 +48,23 @@ class PathRules(Frozen):
         return self.within is None or code in self.within
 
 
-class Hop(Frozen):
-    """One link of a path, in the direction travelled."""
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One link of a path, in the direction travelled (a plain dataclass: paths are hot).
+
+    ``km`` is the length the latency model uses (route km); ``free_gbps`` the capacity left
+    in this direction when the path was computed.
+    """
 
     link: str
     src: str
     dst: str
     kind: LinkKind
-    cable: str | None = None
-    km: float = Field(description="length used by the latency model (route km)")
+    cable: str | None
+    km: float
     one_way_ms: float
     price_per_gb_micros: float
-    free_gbps: float = Field(description="capacity left in this direction")
+    free_gbps: float
     countries: tuple[str, ...]
 
 

@@ -43,11 +43,13 @@ class SubGraph:
         if node_mask is not None:
             arc_mask = arc_mask & node_mask[graph.arc_tail] & node_mask[graph.arc_head]
             nodes = np.flatnonzero(node_mask).astype(np.int64)
+            renumber = np.cumsum(node_mask, dtype=np.int64) - 1
         else:
             nodes = np.arange(graph.n_nodes, dtype=np.int64)
+            renumber = nodes
         arcs = np.flatnonzero(arc_mask).astype(np.int64)
-        tail = np.searchsorted(nodes, graph.arc_tail[arcs]).astype(np.int64)
-        head = np.searchsorted(nodes, graph.arc_head[arcs]).astype(np.int64)
+        tail = renumber[graph.arc_tail[arcs]]
+        head = renumber[graph.arc_head[arcs]]
         new_slot = np.ones(len(arcs), dtype=np.bool_)
         if len(arcs) > 1:
             new_slot[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
@@ -55,6 +57,20 @@ class SubGraph:
         slot_bounds = np.append(starts, len(arcs)).astype(np.int64)
         indptr = np.searchsorted(tail[starts], np.arange(len(nodes) + 1)).astype(np.int64)
         return cls(graph, arcs, nodes, tail, head, slot_bounds, head[starts], indptr)
+
+    @classmethod
+    def whole(cls, graph: CompiledGraph) -> SubGraph:
+        """The whole graph, identity-numbered, without copying its arrays."""
+        return cls(
+            graph,
+            np.arange(len(graph.arc_link), dtype=np.int64),
+            np.arange(graph.n_nodes, dtype=np.int64),
+            graph.arc_tail,
+            graph.arc_head,
+            graph.slot_bounds,
+            graph.slot_head,
+            graph.indptr,
+        )
 
     def local(self, node: int) -> int:
         """Local index of global ``node`` (which must be in the subgraph)."""
@@ -84,24 +100,39 @@ class SubGraph:
         )
         return np.asarray(dist, dtype=np.float64), pred
 
+    def slot_keys(self) -> I64:
+        """``tail * n + head`` per slot (ascending), for vectorised slot lookup."""
+        if self.slot_bounds is self.graph.slot_bounds:
+            return self.graph.slot_keys
+        n = len(self.nodes)
+        starts = self.slot_bounds[:-1]
+        out: I64 = self.tail[starts] * n + self.slot_head
+        return out
+
     def path_arcs(self, pred: NDArray[np.int32], source: int, target: int, weight: F64) -> I64:
         """Global arc ids of the path to ``target`` in a predecessor tree (empty if none)."""
         s, t = self.local(source), self.local(target)
         if s == t:
             return np.zeros(0, dtype=np.int64)
         chain = [t]
-        while chain[-1] != s:
-            p = int(pred[chain[-1]])
-            if p < 0:
-                return np.zeros(0, dtype=np.int64)
+        p = int(pred[t])
+        while p >= 0:
             chain.append(p)
-        chain.reverse()
-        out = np.empty(len(chain) - 1, dtype=np.int64)
-        for k, (u, v) in enumerate(zip(chain[:-1], chain[1:], strict=True)):
-            lo, hi = int(self.indptr[u]), int(self.indptr[u + 1])
-            slot = lo + int(np.searchsorted(self.slot_head[lo:hi], v))
-            a0, a1 = int(self.slot_bounds[slot]), int(self.slot_bounds[slot + 1])
-            out[k] = self.arcs[a0 + int(np.argmin(weight[a0:a1]))]
+            if p == s:
+                break
+            p = int(pred[p])
+        if chain[-1] != s:
+            return np.zeros(0, dtype=np.int64)
+        nodes = np.array(chain[::-1], dtype=np.int64)
+        keys = nodes[:-1] * len(self.nodes) + nodes[1:]
+        slots = np.searchsorted(self.slot_keys(), keys)
+        first = self.slot_bounds[slots]
+        width = self.slot_bounds[slots + 1] - first
+        local_arcs = first.copy()
+        for k in np.flatnonzero(width > 1):  # parallel links: take the lightest
+            a0 = int(first[k])
+            local_arcs[k] = a0 + int(np.argmin(weight[a0 : a0 + int(width[k])]))
+        out: I64 = self.arcs[local_arcs]
         return out
 
 
@@ -114,6 +145,7 @@ class LaracResult:
     latency: float
     lower_bound: float
     iterations: int
+    fastest: float
 
     @property
     def gap(self) -> float:
@@ -137,38 +169,51 @@ def larac(
     source: int,
     target: int,
     bound: float,
+    *,
+    symmetric: bool = False,
     max_iterations: int = 64,
 ) -> LaracResult:
     """Cheapest path from ``source`` to ``target`` with latency <= ``bound``.
 
-    Raises :class:`Infeasible` when even the fastest path exceeds ``bound``.
+    ``symmetric`` promises that the masked latency of every arc equals that of its reverse
+    (no per-direction rules), which saves a transpose. Raises :class:`Infeasible` when even
+    the fastest path exceeds ``bound``. :attr:`LaracResult.fastest` is the least latency.
     """
-    full = SubGraph.of(graph, arc_mask)
-    lat_full = arc_latency[full.arcs]
-    ds, _ = full.shortest(lat_full, source, limit=bound + EPS)
-    dt, _ = _reverse_distances(full, lat_full, target, bound + EPS)
-    reach = ds[full.local(target)]
+    weight = np.where(arc_mask, arc_latency, np.inf)
+    forward = graph.matrix(weight)
+    ds, pred = dijkstra(forward, indices=source, limit=bound + EPS, return_predecessors=True)
+    ds = np.asarray(ds, dtype=np.float64)
+    reach = float(ds[target])
     if not np.isfinite(reach) or reach > bound + EPS:
-        best, _ = full.shortest(lat_full, source)
-        raise Infeasible(float(best[full.local(target)]))
-    keep_local = (ds + dt) <= bound + EPS
-    node_mask = np.zeros(graph.n_nodes, dtype=np.bool_)
-    node_mask[full.nodes[keep_local]] = True
+        best = dijkstra(forward, indices=source)
+        raise Infeasible(float(best[target]))
+    backward = forward if symmetric else forward.T.tocsr()
+    dt = np.asarray(dijkstra(backward, indices=target, limit=bound + EPS), dtype=np.float64)
+    node_mask = (ds + dt) <= bound + EPS
     sub = SubGraph.of(graph, arc_mask, node_mask)
     lat = arc_latency[sub.arcs]
     cost = arc_cost[sub.arcs]
     # tie-break cost by latency so that zero-price links still order sensibly
     tie = 1e-9 * lat
 
-    def run(weight: F64) -> tuple[I64, float, float]:
-        _, pred = sub.shortest(weight, source)
+    matrix = sub.matrix(lat)  # built once; each round only rewrites its weights
+    simple = bool(len(sub.arcs) == len(sub.slot_head))  # no parallel arcs: slot == arc
+    src_local = sub.local(source)
+
+    def run(weight: F64, limit: float) -> tuple[I64, float, float]:
+        # ``limit`` is the weight of a known source-target path: nothing heavier can win
+        matrix.data[:] = weight if simple else np.minimum.reduceat(weight, sub.slot_bounds[:-1])
+        _, pred = dijkstra(
+            matrix, indices=src_local, return_predecessors=True, limit=limit * (1 + 1e-9) + 1e-9
+        )
         arcs = sub.path_arcs(pred, source, target, weight)
         return arcs, float(arc_cost[arcs].sum()), float(arc_latency[arcs].sum())
 
-    p_c, c_c, d_c = run(cost + tie)
+    p_d = SubGraph.whole(graph).path_arcs(pred, source, target, weight)
+    c_d, d_d = float(arc_cost[p_d].sum()), float(arc_latency[p_d].sum())
+    p_c, c_c, d_c = run(cost + tie, c_d + 1e-9 * d_d)
     if d_c <= bound + EPS:
-        return LaracResult(p_c, c_c, d_c, c_c, 1)
-    p_d, c_d, d_d = run(lat + 1e-9 * cost)
+        return LaracResult(p_c, c_c, d_c, c_c, 2, reach)
     lower = c_c  # the dual at lambda = 0: no path is cheaper than the unconstrained cheapest
     iterations = 2
     while iterations < max_iterations:
@@ -176,7 +221,8 @@ def larac(
             break
         lam = (c_c - c_d) / (d_d - d_c)
         lam = max(lam, 0.0)
-        r, c_r, d_r = run(cost + lam * lat + tie)
+        known = min(c_c + lam * d_c, c_d + lam * d_d) + 1e-9 * max(d_c, d_d)
+        r, c_r, d_r = run(cost + lam * lat + tie, known)
         iterations += 1
         value_r = c_r + lam * d_r
         lower = max(lower, value_r - lam * bound)
@@ -186,10 +232,4 @@ def larac(
             p_d, c_d, d_d = r, c_r, d_r
         else:
             p_c, c_c, d_c = r, c_r, d_r
-    return LaracResult(p_d, c_d, d_d, min(lower, c_d), iterations)
-
-
-def _reverse_distances(sub: SubGraph, weight: F64, target: int, limit: float) -> tuple[F64, None]:
-    matrix = sub.matrix(weight).T.tocsr()
-    dist = dijkstra(matrix, indices=sub.local(target), limit=limit)
-    return np.asarray(dist, dtype=np.float64), None
+    return LaracResult(p_d, c_d, d_d, min(lower, c_d), iterations, reach)
