@@ -43,6 +43,9 @@ app = typer.Typer(
 MATRIX_MAX_SITES = 12
 """Most sites `net matrix` shows as a table without --sites (JSON has no limit)."""
 
+MAX_REGION_KM = 20_000.0
+"""Largest --region radius (half the Earth's circumference: everything)."""
+
 # PathRules / Region / FailureSpec fields as the options that set them (for error messages)
 _OPTION_OF = {
     "max_one_way_ms": "--max-latency-ms",
@@ -132,7 +135,9 @@ def _number_list(raw: str, option: str) -> list[float]:
 def _positive(option: str, value: float | None, *, allow_zero: bool = False) -> None:
     if value is None:
         return
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    if not math.isfinite(value):
+        fail(f"{option} must be a finite number, got {value:g}")
+    if value < 0 or (value == 0 and not allow_zero):
         fail(f"{option} must be {'zero or more' if allow_zero else 'positive'}, got {value:g}")
 
 
@@ -252,29 +257,25 @@ def _path_summary(p: Path) -> str:
 
 def _hop_table(p: Path, title: str | None = None) -> Table:
     table = Table(
-        "#",
-        Column("from", no_wrap=True),
-        Column("to", no_wrap=True),
-        "kind",
-        "cable",
-        Column("km", justify="right"),
-        Column("ms", justify="right"),
-        Column("Gbps free", justify="right"),
-        "countries",
-        title=title,
+        Column("#", justify="right", no_wrap=True),
+        Column("to", overflow="fold"),
+        Column("via", overflow="fold"),
+        Column("km", justify="right", no_wrap=True),
+        Column("ms", justify="right", no_wrap=True),
+        Column("Gbps free", justify="right", no_wrap=True),
+        Column("countries"),
+        title=title or f"hops from {p.src}",
         title_justify="left",
     )
     for i, h in enumerate(p.hops, 1):
         table.add_row(
             str(i),
-            h.src,
             h.dst,
-            h.kind.value,
-            h.cable or "",
+            f"{h.cable} cable" if h.cable else h.kind.value,
             f"{h.km:,.0f}",
             _ms(h.one_way_ms),
             _gbps(h.free_gbps),
-            ", ".join(h.countries),
+            " ".join(h.countries),
         )
     return table
 
@@ -354,10 +355,14 @@ def path(
         return
 
     console.print(f"[bold]{primary.src} -> {primary.dst}[/]: {_path_summary(primary)}")
+    endpoints = (
+        f"; the path includes {_ms(primary.endpoint_ms)} ms at the endpoints"
+        if primary.endpoint_ms > 0
+        else ""
+    )
     console.print(
-        f"great circle {primary.great_circle_km:,.0f} km; physics floor "
-        f"{_ms(primary.floor_one_way_ms)} ms one way "
-        f"(includes {_ms(primary.endpoint_ms)} ms at the endpoints)",
+        f"{len(primary.hops)} hop(s); great circle {primary.great_circle_km:,.0f} km, physics "
+        f"floor {_ms(primary.floor_one_way_ms)} ms one way{endpoints}",
         highlight=False,
     )
     if cheap is not None:
@@ -534,6 +539,8 @@ def cut(
         lat, lon, km = _numbers(region, "--region", ["lat", "lon", "km"])
         _lat_lon("--region", lat, lon)
         _positive("--region radius", km)
+        if km > MAX_REGION_KM:
+            fail(f"--region radius must be at most {MAX_REGION_KM:,.0f} km, got {km:g}")
         target = {"kind": "region", "lat": lat, "lon": lon, "radius_km": km}
         spec = _guard(lambda: FailureSpec(region=Region(lat=lat, lon=lon, radius_km=km)))
     elif link is not None:

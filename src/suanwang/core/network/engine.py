@@ -27,7 +27,7 @@ from suanwang.core.network.failures import (
     Reachability,
 )
 from suanwang.core.network.graph import F64, I64, B, CompiledGraph, haversine_km
-from suanwang.core.network.latency import Latency, LatencyModel, physics_floor_one_way_ms
+from suanwang.core.network.latency import LatencyModel, physics_floor_one_way_ms
 from suanwang.core.network.model import LinkKind
 from suanwang.core.network.paths import (
     CheapestPath,
@@ -37,7 +37,7 @@ from suanwang.core.network.paths import (
     PathRules,
     ordered_unique,
 )
-from suanwang.core.network.routing import Infeasible, SubGraph, larac
+from suanwang.core.network.routing import InfeasibleError, SubGraph, larac
 
 if TYPE_CHECKING:
     from suanwang.core.world import World
@@ -268,7 +268,7 @@ class Network:
                 g.model.queueing_ms_at_half_load > 0 and self._reserved.any()
             )
             res = larac(g, mask, lat, cost, s, t, budget, symmetric=symmetric)
-        except Infeasible as exc:
+        except InfeasibleError as exc:
             if not np.isfinite(exc.best_latency):
                 raise self._explain_no_path(src, dst, rules) from None
             best = exc.best_latency + g.model.endpoint_ms

@@ -11,17 +11,17 @@ from collections.abc import Iterable
 from suanwang.core.errors import SuanwangError
 
 EU = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()  # noqa: SIM905
 )
 """The 27 member states of the European Union."""
 
 EEA = EU | frozenset({"IS", "LI", "NO"})
 """The European Economic Area: the EU plus Iceland, Liechtenstein and Norway."""
 
-ASEAN = frozenset("BN KH ID LA MY MM PH SG TH VN".split())
+ASEAN = frozenset(["BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG", "TH", "VN"])
 """The ten member states of ASEAN."""
 
-GCC = frozenset("AE BH KW OM QA SA".split())
+GCC = frozenset(["AE", "BH", "KW", "OM", "QA", "SA"])
 """The Gulf Cooperation Council."""
 
 GROUPS: dict[str, frozenset[str]] = {"EU": EU, "EEA": EEA, "ASEAN": ASEAN, "GCC": GCC}

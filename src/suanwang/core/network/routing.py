@@ -153,7 +153,7 @@ class LaracResult:
         return max(0.0, self.cost - self.lower_bound)
 
 
-class Infeasible(Exception):
+class InfeasibleError(Exception):
     """No path satisfies the bound; ``best_latency`` is the least achievable (inf: none)."""
 
     def __init__(self, best_latency: float) -> None:
@@ -176,7 +176,7 @@ def larac(
     """Cheapest path from ``source`` to ``target`` with latency <= ``bound``.
 
     ``symmetric`` promises that the masked latency of every arc equals that of its reverse
-    (no per-direction rules), which saves a transpose. Raises :class:`Infeasible` when even
+    (no per-direction rules), which saves a transpose. Raises :class:`InfeasibleError` when even
     the fastest path exceeds ``bound``. :attr:`LaracResult.fastest` is the least latency.
     """
     weight = np.where(arc_mask, arc_latency, np.inf)
@@ -186,7 +186,7 @@ def larac(
     reach = float(ds[target])
     if not np.isfinite(reach) or reach > bound + EPS:
         best = dijkstra(forward, indices=source)
-        raise Infeasible(float(best[target]))
+        raise InfeasibleError(float(best[target]))
     backward = forward if symmetric else forward.T.tocsr()
     dt = np.asarray(dijkstra(backward, indices=target, limit=bound + EPS), dtype=np.float64)
     node_mask = (ds + dt) <= bound + EPS
