@@ -28,7 +28,7 @@ from suanwang.core.network.circles import (
 )
 from suanwang.core.network.costmap import CostMap
 from suanwang.core.network.engine import Network, SiteLatency
-from suanwang.core.network.failures import FailureReport, FailureSpec, Region
+from suanwang.core.network.failures import FailureReport, FailureSpec, Reachability, Region
 from suanwang.core.network.jurisdictions import expand
 from suanwang.core.network.paths import NoPathError, Path, PathRules
 from suanwang.core.tasks import LatencyMode
@@ -164,11 +164,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[\s_]+", "-", text.strip().lower())
 
 
+_GENERIC = re.compile(r"-?\b(cable|system|network|submarine)\b-?")
+
+
+def _bare(slug: str) -> str:
+    """A slug without generic words: "tonga-cable-system" -> "tonga"."""
+    slug = re.sub(r"\(.*?\)", "", slug)
+    return _GENERIC.sub("-", slug).strip("-")
+
+
 def _resolve(kind: str, query: str, choices: dict[str, str]) -> str:
     """The id in ``choices`` (id -> name) that ``query`` names.
 
-    An exact id or name wins (case-insensitive; spaces count as hyphens); otherwise the query
-    must be part of exactly one id or name.
+    An exact id or name wins (case-insensitive; spaces count as hyphens); then an id or name
+    that equals the query once generic words (cable, system, network) are dropped, so
+    ``tonga`` names ``tonga-cable``; otherwise the query must be part of exactly one id or name.
     """
     q, slug = query.strip().lower(), _slug(query)
     if not q:
@@ -176,6 +186,10 @@ def _resolve(kind: str, query: str, choices: dict[str, str]) -> str:
     exact = [i for i, name in choices.items() if slug == i.lower() or q == name.lower()]
     if len(exact) == 1:
         return exact[0]
+    # "tonga" names the Tonga Cable (System): generic words do not count
+    bare = [i for i, name in choices.items() if slug in (_bare(i), _bare(_slug(name)))]
+    if not exact and len(bare) == 1:
+        return bare[0]
     partial = exact or [
         i
         for i, name in choices.items()
@@ -375,6 +389,8 @@ def path(
             f"{_ms(cheap.fastest_one_way_ms)} ms one way",
             highlight=False,
         )
+    if not primary.hops:
+        return
     console.print(_hop_table(primary))
     if backups:
         if len(extra) < backups:
@@ -505,6 +521,8 @@ def cut(
     Example: suanwang net cut --corridor "Red Sea"
 
     Example: suanwang net cut --cable tonga-cable --json
+
+    Example: suanwang net cut --region -33.87,151.21,50   (50 km around Sydney)
     """
     world, net = _load(ctx)
     given = [
@@ -583,7 +601,7 @@ def _print_report(world: World, r: FailureReport, target: dict[str, Any], top: i
         for iso in r.isolated_countries:
             how = (
                 "still reachable by satellite only"
-                if iso.reachable_by.value == "satellite-only"
+                if iso.reachable_by is Reachability.SATELLITE_ONLY
                 else "[red]unreachable[/]"
             )
             label = f"{iso.code} {names.get(iso.code, '')}".strip()
@@ -684,7 +702,7 @@ def matrix(
 @app.command()
 def latency(
     ctx: typer.Context,
-    origin: str | None = typer.Argument(None, metavar="[ORIGIN]", help="Origin site or node id."),
+    origin: str | None = typer.Argument(None, metavar="ORIGIN", help="Origin site or node id."),
     from_point: str | None = typer.Option(
         None, "--from-point", help="Start from a point instead: LAT,LON (e.g. a user)."
     ),

@@ -95,14 +95,15 @@ def hub_pairs(net: Network, hubs: Sequence[str], target_ms: float = HUB_TARGET_M
     pairs = []
     for i, a in enumerate(hubs):
         for b in hubs[i + 1 :]:
-            v = float(cm.one_way_ms[cm.index(a), cm.index(b)])
-            ok = bool(np.isfinite(v))
+            raw = float(cm.one_way_ms[cm.index(a), cm.index(b)])
+            ok = bool(np.isfinite(raw))
+            v = round(raw, 3) if ok else raw  # decide on the figures we print
             pairs.append(
                 HubPair(
                     a=a,
                     b=b,
-                    one_way_ms=round(v, 3) if ok else None,
-                    rtt_ms=round(2 * v, 3) if ok else None,
+                    one_way_ms=v if ok else None,
+                    rtt_ms=2 * v if ok else None,
                     meets_one_way=ok and v <= target_ms,
                     meets_rtt=ok and 2 * v <= target_ms,
                 )

@@ -45,7 +45,11 @@ class CostMap:
         return Latency.from_one_way(v) if np.isfinite(v) else None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form (unreachable entries become None)."""
+        """Plain JSON-ready form.
+
+        Unreachable pairs become None in every matrix; the diagonal's bottleneck (no link
+        crossed, so unbounded) is None as well.
+        """
 
         def clean(m: F64, digits: int) -> list[list[float | None]]:
             return [[round(float(x), digits) if np.isfinite(x) else None for x in row] for row in m]

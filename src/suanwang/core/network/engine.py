@@ -302,7 +302,7 @@ class Network:
             raise ValueError("k must be at least 1")
         rules = rules or PathRules()
         s, t = self.node(src), self.node(dst)
-        self._check_ends(rules, s, t)
+        self.path(src, dst, rules)  # the fastest must exist: raises with the precise reason
         g = self.graph
         lat = self.arc_latency()
         base = self.arc_mask(rules)
@@ -314,7 +314,7 @@ class Network:
             if arcs is None:
                 break
             path = self._make_path(s, t, arcs, lat)
-            if rules.max_one_way_ms is not None and path.one_way_ms > rules.max_one_way_ms:
+            if rules.max_one_way_ms is not None and path.one_way_ms > rules.max_one_way_ms + 1e-9:
                 break
             out.append(path)
             used = np.unique(g.arc_link[arcs])
