@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint typecheck imports pytest world lock bench clean help
+.PHONY: demo test lint typecheck imports pytest world lock bench bench-network clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ world: $(STAMP) ## regenerate the packaged world data from scripts/world_facts a
 
 bench: $(STAMP) ## run the benchmarks (JSON results in bench/results/)
 	$(BIN)/python bench/bench_world.py
+	$(BIN)/python bench/bench_network.py
+
+bench-network: $(STAMP) ## benchmark the network engine against networkx (a few minutes)
+	$(BIN)/python bench/bench_network.py
 
 lock: ## re-resolve the dependency pins in constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
