@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field
 from scipy.sparse.csgraph import connected_components, dijkstra
 
@@ -26,7 +27,7 @@ from suanwang.core.network.failures import (
     PairChange,
     Reachability,
 )
-from suanwang.core.network.graph import F64, I64, B, CompiledGraph, haversine_km
+from suanwang.core.network.graph import F64, I64, KINDS, B, CompiledGraph, haversine_km
 from suanwang.core.network.latency import LatencyModel, physics_floor_one_way_ms
 from suanwang.core.network.model import LinkKind
 from suanwang.core.network.paths import (
@@ -435,14 +436,17 @@ class Network:
         self._touch()
         return self._report(key, links, links[was_up], before, fibre_before)
 
-    def restore(self, key: str) -> FailureReport:
-        """Bring back a failure by its key; the report shows the change (decreases negative)."""
+    def restore(self, key: str, report: bool = True) -> FailureReport:
+        """Bring back a failure by its key; the report shows the change (decreases negative).
+
+        With ``report=False`` the pairwise latency comparison is skipped, as in :meth:`fail`.
+        """
         if key not in self._failures:
             raise FailureStateError(
                 f"{key!r} is not failed" + (f"; failed now: {', '.join(self._failures)}"
                                             if self._failures else "")
             )  # fmt: skip
-        before = self.cost_map()
+        before = self.cost_map() if report else None
         fibre_before = self._connected_countries(fibre=True)
         links = self._failures.pop(key)
         self._down_count[links] -= 1
@@ -477,7 +481,7 @@ class Network:
                 (before.sites[i], before.sites[j]) for i, j in zip(iu[lost], ju[lost], strict=True)
             ]
             both = np.isfinite(b[iu, ju]) & np.isfinite(a[iu, ju])
-            delta = np.where(both, a[iu, ju] - b[iu, ju], 0.0)
+            delta = np.subtract(a[iu, ju], b[iu, ju], out=np.zeros(len(iu)), where=both)
             moved = np.flatnonzero(np.abs(delta) > 1e-6)
             moved = moved[np.argsort(-delta[moved], kind="stable")]
             changes = [
@@ -567,14 +571,13 @@ class Network:
         weight = np.where(self.link_up[g.arc_link], lat, np.inf)
         dist, pred = dijkstra(g.matrix(weight), indices=idx, return_predecessors=True)
         dist = np.atleast_2d(dist)
-        pred = np.atleast_2d(pred).astype(np.int64)
+        pred = np.atleast_2d(pred)  # int32: (sites x nodes) can be large
         best = _best_arc_per_pair(g, weight)
-        price = _accumulate(pred, best, g.link_price[g.arc_link], np.add, 0.0)
-        free = _accumulate(pred, best, self.arc_free_gbps(), np.minimum, np.inf)
+        price, free = _walk_back(pred, idx, best, g.link_price[g.arc_link], self.arc_free_gbps())
         one_way = dist[:, idx] + np.where(dist[:, idx] > 0, g.model.endpoint_ms, 0.0)
         unreachable = ~np.isfinite(one_way)
-        price_m = np.where(unreachable, np.nan, price[:, idx])
-        free_m = np.where(unreachable, np.nan, free[:, idx])
+        price_m = np.where(unreachable, np.nan, price)
+        free_m = np.where(unreachable, np.nan, free)
         np.fill_diagonal(one_way, 0.0)
         np.fill_diagonal(price_m, 0.0)
         np.fill_diagonal(free_m, np.inf)
@@ -615,62 +618,66 @@ class Network:
         return NoPathError(f"no path {src} -> {dst} when {because}")
 
     def _make_path(self, s: int, t: int, arcs: I64, arc_lat: F64) -> Path:
+        """Name the arcs of a path (vectorised gathers, then one small object per hop)."""
         g = self.graph
-        free = self.arc_free_gbps()
-        hops = []
-        node_seq = [g.node_ids[s]]
-        for arc in arcs:
-            li = int(g.arc_link[arc])
-            tail, head = int(g.arc_tail[arc]), int(g.arc_head[arc])
-            node_seq.append(g.node_ids[head])
-            hops.append(
-                Hop(
-                    link=g.link_ids[li],
-                    src=g.node_ids[tail],
-                    dst=g.node_ids[head],
-                    kind=g.kind_of(li),
-                    cable=g.link_cables[li],
-                    km=round(float(g.link_length_km[li] * _factor(g, li)), 3),
-                    one_way_ms=float(arc_lat[arc]),
-                    price_per_gb_micros=float(g.link_price[li]),
-                    free_gbps=float(free[arc]),
-                    countries=g.link_countries_of(li),
-                )
+        links = g.arc_link[arcs]
+        link_list = links.tolist()
+        tails = g.arc_tail[arcs].tolist()
+        heads = g.arc_head[arcs].tolist()
+        km = np.round(g.link_length_km[links] * _route_factors(g)[g.link_kind[links]], 3).tolist()
+        ms = arc_lat[arcs].tolist()
+        price = g.link_price[links].tolist()
+        free = self.arc_free_gbps()[arcs].tolist()
+        kinds = g.link_kind[links].tolist()
+        ids, names = g.link_ids, g.node_ids
+        hops = tuple(
+            Hop(
+                link=ids[li],
+                src=names[tail],
+                dst=names[head],
+                kind=KINDS[kind],
+                cable=g.link_cables[li],
+                km=k,
+                one_way_ms=m,
+                price_per_gb_micros=pr,
+                free_gbps=fr,
+                countries=g.link_countries_of(li),
             )
-        one_way = (sum(h.one_way_ms for h in hops) + g.model.endpoint_ms) if hops else 0.0
+            for li, tail, head, kind, k, m, pr, fr in zip(
+                link_list, tails, heads, kinds, km, ms, price, free, strict=True
+            )
+        )
+        one_way = (sum(ms) + g.model.endpoint_ms) if hops else 0.0
         gc = great_circle_km(
             float(g.node_lat[s]), float(g.node_lon[s]), float(g.node_lat[t]), float(g.node_lon[t])
         )
-        bottleneck = min(hops, key=lambda h: h.free_gbps) if hops else None
+        bottleneck = hops[int(np.argmin(free))] if hops else None
         src_country = g.countries[int(g.node_country[s])]
         return Path.model_construct(
-            src=g.node_ids[s],
-            dst=g.node_ids[t],
-            nodes=tuple(node_seq),
-            hops=tuple(hops),
+            src=names[s],
+            dst=names[t],
+            nodes=(names[s], *(names[h] for h in heads)),
+            hops=hops,
             one_way_ms=one_way,
             rtt_ms=2.0 * one_way,
             endpoint_ms=g.model.endpoint_ms if hops else 0.0,
-            price_per_gb_micros=sum(h.price_per_gb_micros for h in hops),
+            price_per_gb_micros=float(sum(price)),
             bottleneck_gbps=bottleneck.free_gbps if bottleneck else None,
             bottleneck_link=bottleneck.link if bottleneck else None,
             countries=ordered_unique([src_country, *(c for h in hops for c in h.countries)]),
-            srlgs=tuple(
-                sorted({gr for arc in arcs for gr in g.link_srlgs_of(int(g.arc_link[arc]))})
-            ),
+            srlgs=tuple(sorted({gr for li in set(link_list) for gr in g.link_srlgs_of(li)})),
             great_circle_km=round(gc, 3),
             floor_one_way_ms=physics_floor_one_way_ms(gc),
         )
 
 
-def _factor(g: CompiledGraph, link: int) -> float:
-    """Route factor applied to a link's stored length (for reporting route km)."""
-    kind = g.kind_of(link)
-    if kind is LinkKind.SATELLITE:
-        return 1.0
-    if kind is LinkKind.SUBMARINE:
-        return g.model.submarine_route_factor
-    return g.model.route_factor(kind)
+def _route_factors(g: CompiledGraph) -> F64:
+    """Route factor per link-kind code, for reporting route km (satellite: 1)."""
+    out = np.ones(len(KINDS), dtype=np.float64)
+    for code, kind in enumerate(KINDS):
+        if kind is not LinkKind.SATELLITE:
+            out[code] = g.model.route_factor(kind)
+    return out
 
 
 def _best_arc_per_pair(g: CompiledGraph, weight: F64) -> tuple[I64, I64]:
@@ -683,28 +690,33 @@ def _best_arc_per_pair(g: CompiledGraph, weight: F64) -> tuple[I64, I64]:
     return keys.astype(np.int64), first.astype(np.int64)
 
 
-def _accumulate(
-    pred: I64,
-    best: tuple[I64, I64],
-    arc_value: F64,
-    op: np.ufunc,
-    identity: float,
-) -> F64:
-    """Per (source, node): ``op`` of ``arc_value`` along the tree path (pointer doubling)."""
+def _walk_back(
+    pred: NDArray[np.int32], targets: I64, best: tuple[I64, I64], price: F64, free: F64
+) -> tuple[F64, F64]:
+    """Sum of ``price`` and min of ``free`` along each tree path from a source to each target.
+
+    ``pred`` is (sources, nodes) from Dijkstra; only the ``targets`` columns are walked, all
+    pairs in lock step, so the work is the total hop count of the site-to-site paths (not
+    sources x nodes). Unreachable pairs keep 0 price and inf free.
+    """
     keys, slot_arc = best
     n = pred.shape[1]
-    node = np.broadcast_to(np.arange(n), pred.shape)
-    has = pred >= 0
-    key = np.where(has, pred * n + node, 0)
-    slot = np.searchsorted(keys, key)
-    slot = np.minimum(slot, len(keys) - 1) if len(keys) else slot
-    val = np.where(has, arc_value[slot_arc[slot]] if len(keys) else identity, identity)
-    val = val.astype(np.float64)
-    anc = np.where(has, pred, -1)
-    rows = np.arange(pred.shape[0])[:, None]
-    while (anc >= 0).any():
-        safe = np.where(anc >= 0, anc, 0)
-        add = np.where(anc >= 0, val[rows, safe], identity)
-        val = op(val, add)
-        anc = np.where(anc >= 0, anc[rows, safe], -1)
-    return val
+    rows = np.repeat(np.arange(pred.shape[0]), len(targets))
+    cur = np.tile(targets, pred.shape[0])
+    total = np.zeros(len(rows))
+    least = np.full(len(rows), np.inf)
+    pair = np.arange(len(rows))
+    prev = pred[rows, cur]
+    live = prev >= 0
+    pair, rows, cur, prev = pair[live], rows[live], cur[live], prev[live]
+    while len(pair):
+        step_from = prev.astype(np.int64)
+        arc = slot_arc[np.searchsorted(keys, step_from * n + cur)]
+        total[pair] += price[arc]
+        least[pair] = np.minimum(least[pair], free[arc])  # each pair once per step
+        cur = step_from
+        prev = pred[rows, cur]
+        live = prev >= 0
+        pair, rows, cur, prev = pair[live], rows[live], cur[live], prev[live]
+    shape = (pred.shape[0], len(targets))
+    return total.reshape(shape), least.reshape(shape)
