@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.table import Column, Table
 
 from suanwang.cli.output import JsonOption, console, emit_json, fail
+from suanwang.cli.worldfile import WorldOption, load_world, remember_world
 from suanwang.core.errors import SuanwangError, UnknownIdError
 from suanwang.core.network.circles import (
     DEFAULT_RINGS_MS,
@@ -33,7 +34,6 @@ from suanwang.core.network.jurisdictions import expand
 from suanwang.core.network.paths import NoPathError, Path, PathRules
 from suanwang.core.tasks import LatencyMode
 from suanwang.core.world import World
-from suanwang.world.builtin import load_builtin_world, load_world_file
 
 app = typer.Typer(
     help="Query the network: paths, latency circles, failures and the latency matrix.",
@@ -59,20 +59,14 @@ _OPTION_OF = {
 
 
 @app.callback()
-def _net(
-    ctx: typer.Context,
-    world_file: FilePath | None = typer.Option(
-        None, "--world", envvar="SUANWANG_WORLD", help="A world JSON file instead of the built-in."
-    ),
-) -> None:
-    ctx.obj = world_file
+def _net(ctx: typer.Context, world_file: FilePath | None = WorldOption) -> None:
+    remember_world(ctx, world_file)
 
 
 # --- shared helpers -------------------------------------------------------------------------------
 def _load(ctx: typer.Context) -> tuple[World, Network]:
-    path = ctx.obj if isinstance(ctx.obj, FilePath) else None
+    world = load_world(ctx)
     try:
-        world = load_builtin_world() if path is None else load_world_file(path)
         return world, Network.from_world(world)
     except SuanwangError as exc:
         fail(str(exc))

@@ -11,33 +11,24 @@ from rich.table import Column, Table
 
 from suanwang.cli.output import JsonOption, console, emit_json, fail
 from suanwang.cli.packs import pack
+from suanwang.cli.worldfile import WorldOption, load_world, remember_world
 from suanwang.core.countries import IncomeGroup
-from suanwang.core.errors import SuanwangError, UnknownIdError
+from suanwang.core.errors import UnknownIdError
 from suanwang.core.sites import Site, SiteKind
 from suanwang.core.unit_catalog import UNIT_TABLE
 from suanwang.core.world import World
-from suanwang.world.builtin import load_builtin_world, load_world_file
 
 app = typer.Typer(help="Browse the world: sites, cables, countries.", no_args_is_help=True)
 app.command(name="pack")(pack)
 
 
 @app.callback()
-def _world(
-    ctx: typer.Context,
-    world_file: Path | None = typer.Option(
-        None, "--world", envvar="SUANWANG_WORLD", help="A world JSON file instead of the built-in."
-    ),
-) -> None:
-    ctx.obj = world_file
+def _world(ctx: typer.Context, world_file: Path | None = WorldOption) -> None:
+    remember_world(ctx, world_file)
 
 
 def _load(ctx: typer.Context) -> World:
-    path = ctx.obj if isinstance(ctx.obj, Path) else None
-    try:
-        return load_builtin_world() if path is None else load_world_file(path)
-    except SuanwangError as exc:
-        fail(str(exc))
+    return load_world(ctx)
 
 
 @app.command()

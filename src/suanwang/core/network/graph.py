@@ -300,25 +300,22 @@ class CompiledGraph:
 
     def link_countries_of(self, link: int) -> tuple[str, ...]:
         """Countries link ``link`` touches (its own list plus its endpoints'), sorted."""
-        cache = self._cache.setdefault("link_countries", {})
-        assert isinstance(cache, dict)
-        got = cache.get(link)
-        if got is None:
-            m = self.link_country
-            row = m.indices[m.indptr[link] : m.indptr[link + 1]]
-            got = cache[link] = tuple(self.countries[int(j)] for j in row)
-        out: tuple[str, ...] = got
-        return out
+        return self._row_names("link_countries", self.link_country, self.countries, link)
 
     def link_srlgs_of(self, link: int) -> tuple[str, ...]:
         """Shared-risk groups of link ``link``, sorted."""
-        cache = self._cache.setdefault("link_srlgs", {})
+        return self._row_names("link_srlgs", self.link_srlg, self.srlg_ids, link)
+
+    def _row_names(
+        self, key: str, matrix: csr_matrix, names: tuple[str, ...], row: int
+    ) -> tuple[str, ...]:
+        """Column names of one incidence-matrix row (cached per row)."""
+        cache = self._cache.setdefault(key, {})
         assert isinstance(cache, dict)
-        got = cache.get(link)
+        got = cache.get(row)
         if got is None:
-            m = self.link_srlg
-            row = m.indices[m.indptr[link] : m.indptr[link + 1]]
-            got = cache[link] = tuple(self.srlg_ids[int(j)] for j in row)
+            cols = matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]
+            got = cache[row] = tuple(names[int(j)] for j in cols)
         out: tuple[str, ...] = got
         return out
 
