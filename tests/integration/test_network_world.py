@@ -9,6 +9,7 @@ from suanwang.core.errors import UnknownIdError
 from suanwang.core.network.circles import china_hub_clusters, circles, hub_pairs
 from suanwang.core.network.engine import FailureStateError, Network
 from suanwang.core.network.failures import FailureSpec, Reachability, Region
+from suanwang.core.network.graph import CompiledGraph
 from suanwang.core.network.jurisdictions import EU
 from suanwang.core.network.model import LinkKind
 from suanwang.core.network.paths import NoPathError, PathRules
@@ -149,3 +150,13 @@ def test_one_to_all_agrees_with_single_paths(net: Network) -> None:
     assert lats["sg-singapore"].rtt_ms == pytest.approx(2 * path.one_way_ms, abs=2e-3)
     from_point = {x.site: x for x in net.latencies_from_point(19.08, 72.88)}
     assert from_point["sg-singapore"].one_way_ms is not None
+
+
+def test_the_graph_is_recompiled_only_when_the_topology_changes(net: Network) -> None:
+    world = load_builtin_world()
+    same = CompiledGraph.from_world(world)
+    assert same.fingerprint == net.graph.fingerprint
+    assert net.recompile(same) is False
+    fewer = world.model_copy(update={"links": world.links[1:]})
+    assert net.recompile(CompiledGraph.from_world(fewer)) is True
+    assert net.graph.n_links == len(world.links) - 1
