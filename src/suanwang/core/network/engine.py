@@ -88,6 +88,10 @@ class Network:
     """A compiled world plus failures and reservations. Not thread-safe; pure."""
 
     def __init__(self, graph: CompiledGraph) -> None:
+        self._adopt(graph)
+
+    def _adopt(self, graph: CompiledGraph) -> None:
+        """Start from ``graph`` with nothing failed and nothing reserved."""
         self.graph = graph
         self._down_count = np.zeros(graph.n_links, dtype=np.int64)
         self._failures: dict[str, I64] = {}
@@ -104,11 +108,12 @@ class Network:
     def recompile(self, graph: CompiledGraph) -> bool:
         """Adopt a new compiled topology; a no-op (False) when the fingerprint is unchanged.
 
-        State is reset because link indices may differ between topologies.
+        Failures and reservations are dropped, because link indices may differ between
+        topologies; the caller re-applies what still holds.
         """
         if graph.fingerprint == self.graph.fingerprint:
             return False
-        self.__init__(graph)  # type: ignore[misc]
+        self._adopt(graph)
         return True
 
     # --- state -------------------------------------------------------------------------------
