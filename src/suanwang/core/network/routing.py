@@ -79,10 +79,6 @@ class SubGraph:
             raise KeyError(node)
         return i
 
-    def contains(self, node: int) -> bool:
-        i = int(np.searchsorted(self.nodes, node))
-        return i < len(self.nodes) and int(self.nodes[i]) == node
-
     def matrix(self, weight: F64) -> csr_matrix:
         """CSR of least weight per slot; ``weight`` is indexed like :attr:`arcs`."""
         n = len(self.nodes)
@@ -90,15 +86,6 @@ class SubGraph:
             return csr_matrix((n, n))
         slot_w = np.minimum.reduceat(weight, self.slot_bounds[:-1])
         return csr_matrix((slot_w, self.slot_head, self.indptr), shape=(n, n), copy=False)
-
-    def shortest(
-        self, weight: F64, source: int, limit: float = np.inf
-    ) -> tuple[F64, NDArray[np.int32]]:
-        """Distances and predecessors (local indices) from global ``source``."""
-        dist, pred = dijkstra(
-            self.matrix(weight), indices=self.local(source), return_predecessors=True, limit=limit
-        )
-        return np.asarray(dist, dtype=np.float64), pred
 
     def slot_keys(self) -> I64:
         """``tail * n + head`` per slot (ascending), for vectorised slot lookup."""
