@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from suanwang import __version__
-from suanwang.cli import net, world
+from suanwang.cli import energy, net, world
 from suanwang.cli.units import units
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(world.app, name="world")
 app.add_typer(net.app, name="net")
+app.add_typer(energy.app, name="energy")
 app.command(name="units")(units)
 
 

@@ -55,6 +55,15 @@ class Site(Frozen):
     operator: str = Field(min_length=1)
     pools: tuple[Pool, ...] = Field(min_length=1)
     pue: float = Field(ge=1.0, le=3.0, description="power usage effectiveness")
+    pue_per_degree_c: float = Field(
+        default=0.0, ge=0.0, le=0.1, description="PUE rise per degC of outdoor air above 20 degC"
+    )
+    green_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of the site's energy covered by green certificates or PPAs",
+    )
     grid_zone: str = Field(min_length=2, description="electricity grid zone key")
     jurisdiction: tuple[str, ...] = Field(min_length=1, description="legal tags, country first")
     source: str = ""

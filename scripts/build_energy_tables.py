@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Regenerate ``src/suanwang/core/energy/builtin_tables.py`` from permissive public data.
+
+Inputs (all redistributable with attribution; see DATA.md):
+  <shared>/power-models/coefficients-{aws,gcp,azure}-use.csv   Cloud Carbon Footprint, Apache-2.0
+  <shared>/carbon-annual/gcp-region-carbon-info/2024.csv       Google, Apache-2.0
+  <shared>/cloud-regions/gcp_dc_zonecode_mapper.json           umassos, Apache-2.0
+  <shared>/carbon-hourly/electricity_prices/*.csv              HPE green-dcc, MIT
+
+Never read here: Electricity Maps or Ember files (ODbL / CC BY-SA). They stay optional packs.
+
+Usage: python scripts/build_energy_tables.py [--shared ../shared/data] [--check]
+``--check`` exits 1 if the generated module differs from the one in the tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from pprint import pformat
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "src" / "suanwang" / "core" / "energy" / "builtin_tables.py"
+GCP_YEAR = 2024
+
+# GCP regions newer than the umassos mapper (2023), placed in their Electricity Maps zone by
+# the region's published location.
+GCP_ZONE_SUPPLEMENT = {
+    "africa-south1": "ZA",
+    "europe-north2": "SE-SE3",
+    "europe-west10": "DE",
+    "europe-west12": "IT-NO",
+    "me-central1": "QA",
+    "me-central2": "SA",
+    "me-west1": "IL",
+    "northamerica-south1": "MX-CE",
+    "us-central2": "US-CENT-SWPP",
+    "us-east2": "US-SE-SOCO",
+}
+# The mapper's codes that differ from current Electricity Maps codes.
+ZONE_RENAMES = {"AUS-NSW": "AU-NSW", "AUS-VIC": "AU-VIC"}
+# CCF spells one architecture two ways.
+ARCH_RENAMES = {"Sky Lake": "Skylake"}
+
+
+def ccf_coefficients(folder: Path) -> dict[str, tuple[float, float]]:
+    """Mean (min W, max W) per vCPU per micro-architecture over the three providers' tables."""
+    acc: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for provider in ("aws", "gcp", "azure"):
+        with (folder / f"coefficients-{provider}-use.csv").open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                arch = ARCH_RENAMES.get(row["Architecture"], row["Architecture"])
+                acc[arch].append((float(row["Min Watts"]), float(row["Max Watts"])))
+    return {
+        arch: (
+            round(sum(v[0] for v in vals) / len(vals), 4),
+            round(sum(v[1] for v in vals) / len(vals), 4),
+        )
+        for arch, vals in sorted(acc.items())
+    }
+
+
+def gcp_intensity(shared: Path) -> dict[str, tuple[float, tuple[str, ...]]]:
+    """Zone -> mean 2024 grid intensity of the GCP regions in it, with the region names."""
+    mapper = json.loads((shared / "cloud-regions" / "gcp_dc_zonecode_mapper.json").read_text())
+    mapper = {r: ZONE_RENAMES.get(z, z) for r, z in mapper.items()}
+    mapper.update(GCP_ZONE_SUPPLEMENT)
+    per_zone: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    path = shared / "carbon-annual" / "gcp-region-carbon-info" / f"{GCP_YEAR}.csv"
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    for row in rows[1:]:
+        region, intensity = row[0].strip(), float(row[-1])  # by position: header changes
+        zone = mapper.get(region)
+        if zone is None:
+            raise SystemExit(f"GCP region {region} has no zone; add it to GCP_ZONE_SUPPLEMENT")
+        per_zone[zone].append((region, intensity))
+    return {
+        zone: (round(sum(v for _, v in vals) / len(vals), 2), tuple(sorted(r for r, _ in vals)))
+        for zone, vals in sorted(per_zone.items())
+    }
+
+
+def price_profiles(
+    folder: Path,
+) -> dict[str, tuple[float, tuple[float, ...], tuple[float, ...]]]:
+    """Zone -> 2022 mean day-ahead price (USD/MWh), UTC hour-of-day and month multipliers."""
+    out: dict[str, tuple[float, tuple[float, ...], tuple[float, ...]]] = {}
+    for path in sorted(folder.glob("*_electricity_prices_2022.csv")):
+        zone = path.name.removesuffix("_electricity_prices_2022.csv")
+        by_hour: list[list[float]] = [[] for _ in range(24)]
+        by_month: list[list[float]] = [[] for _ in range(12)]
+        values: list[float] = []
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                stamp, price = row["Datetime (UTC)"], float(row["Price (USD/MWh)"])
+                month, hour = int(stamp[5:7]), int(stamp[11:13])
+                by_hour[hour].append(price)
+                by_month[month - 1].append(price)
+                values.append(price)
+        mean = sum(values) / len(values)
+        out[zone] = (
+            round(mean, 2),
+            tuple(round(sum(h) / len(h) / mean, 4) for h in by_hour),
+            tuple(round(sum(m) / len(m) / mean, 4) for m in by_month),
+        )
+    return out
+
+
+HEADER = '''"""Built-in energy tables. GENERATED by scripts/build_energy_tables.py; do not edit.
+
+Sources (attribution in DATA.md):
+
+* ``CCF_VCPU_WATTS``: arch -> (min, max) watts per vCPU. Cloud Carbon Footprint's coefficients,
+  the mean of its AWS, GCP and Azure tables (Apache-2.0; derived from SPECpower_ssj2008).
+* ``GCP_ZONE_INTENSITY``: zone -> (gCO2e/kWh, GCP regions). Google Cloud region grid carbon
+  intensity for {year}, averaged over the GCP regions in each grid zone
+  (GoogleCloudPlatform/region-carbon-info, Apache-2.0; region -> zone map from
+  umassos/decarbonization-potential, Apache-2.0, plus a supplement for newer regions).
+* ``PRICE_PROFILES``: zone -> (mean USD/MWh, 24 UTC-hour multipliers, 12 month multipliers).
+  2022 hourly day-ahead prices compiled by HewlettPackard/green-dcc (MIT) from the market
+  operators, reduced to these profiles (the hourly series itself is not shipped). A multiplier
+  is the mean price in that hour (month) over the annual mean.
+"""
+
+from __future__ import annotations
+
+GCP_YEAR = {year}
+
+'''
+
+
+def render(shared: Path) -> str:
+    ccf = ccf_coefficients(shared / "power-models")
+    gcp = gcp_intensity(shared)
+    prices = price_profiles(shared / "carbon-hourly" / "electricity_prices")
+    parts = [
+        HEADER.format(year=GCP_YEAR),
+        f"CCF_VCPU_WATTS: dict[str, tuple[float, float]] = {pformat(ccf, width=96)}\n\n",
+        "GCP_ZONE_INTENSITY: dict[str, tuple[float, tuple[str, ...]]] = "
+        f"{pformat(gcp, width=96)}\n\n",
+        "PRICE_PROFILES: dict[str, tuple[float, tuple[float, ...], tuple[float, ...]]] = "
+        f"{pformat(prices, width=96)}\n",
+    ]
+    return "".join(parts)
+
+
+def formatted(text: str) -> str:
+    """``text`` as ``ruff format`` writes it, so the check compares like with like."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUTPUT), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--check", action="store_true", help="fail if the output would change")
+    args = parser.parse_args()
+    if not (args.shared / "power-models").is_dir():
+        print(f"error: no shared data under {args.shared} (need power-models/)", file=sys.stderr)
+        return 2
+    text = formatted(render(args.shared))
+    if args.check:
+        same = OUTPUT.exists() and OUTPUT.read_text() == text
+        print("up to date" if same else f"{OUTPUT} is out of date: run make energy-tables")
+        return 0 if same else 1
+    OUTPUT.write_text(text)
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
