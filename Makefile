@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint typecheck imports pytest world lock bench bench-network clean help
+.PHONY: demo test lint typecheck imports pytest world energy-tables lock bench bench-network clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP) ## set everything up and show the built-in world
+demo: $(STAMP) ## set everything up and show the built-in world and a site's energy signals
 	$(BIN)/suanwang world summary
+	$(BIN)/suanwang energy site cn-zhongwei --hours 6
 
 test: lint typecheck imports pytest ## the whole test suite: ruff, mypy, import contracts, pytest
 
@@ -38,8 +39,12 @@ pytest: $(STAMP)
 world: $(STAMP) ## regenerate the packaged world data from scripts/world_facts and $(SHARED)
 	$(BIN)/python scripts/build_world.py --shared $(SHARED)
 
+energy-tables: $(STAMP) ## regenerate the shipped energy tables from $(SHARED) (permissive sources only)
+	$(BIN)/python scripts/build_energy_tables.py --shared $(SHARED)
+
 bench: $(STAMP) ## run the benchmarks (JSON results in bench/results/)
 	$(BIN)/python bench/bench_world.py
+	$(BIN)/python bench/bench_energy.py
 	$(BIN)/python bench/bench_network.py
 
 bench-network: $(STAMP) ## benchmark the network engine against networkx (a few minutes)
