@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from suanwang.core.errors import closest_matches
 from suanwang.core.network.model import Link
 from suanwang.core.sites import Site
 from suanwang.core.tasks import Demand, TaskSpec
@@ -142,3 +143,17 @@ def test_link_rules() -> None:
         Link.model_validate(with_(LINK, kind="submarine"))
     with pytest.raises(ValidationError, match="if and only if"):
         Link.model_validate(with_(LINK, cable="peace"))
+
+
+@pytest.mark.parametrize(
+    ("ident", "known", "expected"),
+    [
+        ("cn-nq", ["CN-NX", "CN-GZ", "DE"], "CN-NX"),  # case is ignored, spelling kept
+        ("cn-zhangjiako", ["cn-zhangjiakou", "cn-guian"], "cn-zhangjiakou"),
+        ("frank", ["de-frankfurt", "fr-paris"], "de-frankfurt"),  # substring hit
+    ],
+)
+def test_unknown_ids_suggest_the_closest_known_ones(
+    ident: str, known: list[str], expected: str
+) -> None:
+    assert closest_matches(ident, known)[0] == expected

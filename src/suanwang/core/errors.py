@@ -26,11 +26,16 @@ class ClassMismatchError(SuanwangError, ValueError):
 
 
 def closest_matches(ident: str, known: Iterable[str], limit: int = 3) -> list[str]:
-    """Return up to ``limit`` known ids closest to ``ident`` (substring hits first)."""
-    pool = sorted(set(known))
+    """Return up to ``limit`` known ids closest to ``ident`` (substring hits first).
+
+    Matching ignores case; the suggestions keep the known ids' own spelling.
+    """
+    by_lower: dict[str, str] = {}
+    for k in sorted(set(known)):
+        by_lower.setdefault(k.lower(), k)
     needle = ident.lower()
-    contains = [k for k in pool if needle and needle in k.lower()]
-    fuzzy = difflib.get_close_matches(needle, pool, n=limit, cutoff=0.5)
+    contains = [k for low, k in by_lower.items() if needle and needle in low]
+    fuzzy = [by_lower[m] for m in difflib.get_close_matches(needle, by_lower, n=limit, cutoff=0.5)]
     ordered: list[str] = []
     for candidate in [*fuzzy, *contains]:
         if candidate not in ordered:

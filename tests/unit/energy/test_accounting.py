@@ -14,7 +14,7 @@ from suanwang.core.energy.clock import epoch_hour
 from suanwang.core.energy.power import PowerModel
 from suanwang.core.energy.signals import MeasuredYear, builtin_book
 from suanwang.core.energy.tariffs import PEAK_BANDS
-from suanwang.core.errors import SuanwangError, UnknownIdError
+from suanwang.core.errors import SuanwangError
 from suanwang.core.unit_catalog import UNIT_TABLE
 from suanwang.world.builtin import load_builtin_world
 
@@ -144,7 +144,7 @@ def test_totals_add_up_and_peak_share_is_energy_weighted() -> None:
 
 
 def test_bad_tasks_are_clear_errors() -> None:
-    with pytest.raises(UnknownIdError, match="unknown site 'nowhere'"):
+    with pytest.raises(SuanwangError, match="task t: unknown site 'nowhere'"):
         account_tasks([usage("nowhere")], SITES, BOOK, UNIT_TABLE)
     no_ai = next(s for s in WORLD.sites if all(p.compute_class != "ai" for p in s.pools))
     bad = TaskUsage.model_validate(

@@ -94,6 +94,12 @@ def test_a_measured_year_is_replayed_by_calendar_hour_and_sets_the_annual_factor
     assert BOOK.signals("DE", hour, 1).provenance["intensity"].origin is SignalOrigin.SYNTHETIC
 
 
+def test_a_measured_year_knows_the_400_year_leap_rule() -> None:
+    assert MeasuredYear(2000, np.ones(8784), "leap").values.size == 8784
+    with pytest.raises(SuanwangError, match="needs 8760"):
+        MeasuredYear(1900, np.ones(8784), "not leap")
+
+
 def test_a_measured_year_must_be_complete() -> None:
     with pytest.raises(SuanwangError, match="needs 8760 hourly values"):
         MeasuredYear(2022, np.ones(100), "short")

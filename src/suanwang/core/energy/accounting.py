@@ -246,7 +246,7 @@ def account_tasks(
     accounts: list[TaskAccount] = []
     for usage in usages:
         if usage.site not in sites:
-            raise UnknownIdError("site", usage.site, sites)
+            raise SuanwangError(f"task {usage.id}: {UnknownIdError('site', usage.site, sites)}")
         accounts.append(account_task(usage, sites[usage.site], book, table, power, detail=detail))
     return accounts, totals(accounts)
 

@@ -42,6 +42,7 @@ from suanwang.core.energy.clock import (
     civil,
     hour_range,
     same_hour_in_year,
+    year_hours,
     year_start,
 )
 from suanwang.core.energy.shapes import DEFAULT_SHAPE, ShapeParams, hourly_from_annual
@@ -115,7 +116,7 @@ class MeasuredYear:
     source: str
 
     def __post_init__(self) -> None:
-        expected = 8784 if (self.year % 4 == 0 and self.year % 100 != 0) else 8760
+        expected = year_hours(self.year).size
         if self.values.shape != (expected,):
             raise SuanwangError(
                 f"a measured year {self.year} needs {expected} hourly values, "
