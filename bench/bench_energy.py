@@ -21,10 +21,10 @@ import json
 import math
 import platform
 import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from timing import best_of
 
 from suanwang.core.energy.accounting import TaskUsage, account_tasks
 from suanwang.core.energy.clock import civil, day_of_year, epoch_hour, year_hours
@@ -32,16 +32,6 @@ from suanwang.core.energy.signals import builtin_book
 from suanwang.core.energy.windows import find_windows
 from suanwang.core.unit_catalog import UNIT_TABLE
 from suanwang.world.builtin import load_builtin_world
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Fastest wall time in seconds over ``repeat`` runs."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def python_shape_year(annual: float, lat: float, lon: float, year: int) -> list[float]:

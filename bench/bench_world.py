@@ -11,23 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from timing import best_of
+
 from suanwang.core.unit_catalog import UNIT_TABLE
 from suanwang.core.world import World
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Fastest wall time in seconds over ``repeat`` runs."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

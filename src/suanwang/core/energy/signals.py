@@ -130,6 +130,15 @@ class MeasuredYear:
         mapped = same_hour_in_year(np.asarray(epoch_hours, dtype=np.int64), self.year)
         return self.values[mapped - year_start(self.year)]
 
+    def replay(
+        self, epoch_hours: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.float64], Provenance]:
+        """:meth:`at` with the provenance that says it is a measured year replayed."""
+        return self.at(epoch_hours), Provenance(
+            origin=SignalOrigin.MEASURED,
+            source=f"{self.source}; {self.year} replayed by calendar hour",
+        )
+
 
 class PriceProfile(Frozen):
     """A price shape: mean x hour-of-day (UTC) multiplier x month multiplier, in USD/MWh."""
@@ -187,11 +196,7 @@ class ZoneModel:
     def intensity(self, hours: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64], Provenance]:
         """Carbon intensity (gCO2e/kWh) at each hour and where it comes from."""
         if self.measured_intensity is not None:
-            m = self.measured_intensity
-            return m.at(hours), Provenance(
-                origin=SignalOrigin.MEASURED,
-                source=f"{m.source}; {m.year} replayed by calendar hour",
-            )
+            return self.measured_intensity.replay(hours)
         values = hourly_from_annual(self.annual.g_per_kwh, hours, self.lat, self.lon, self.shape)
         return values, Provenance(
             origin=SignalOrigin.SYNTHETIC,
@@ -204,11 +209,7 @@ class ZoneModel:
     def price(self, hours: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64], Provenance]:
         """Electricity price (USD/MWh) at each hour and where it comes from."""
         if self.measured_price is not None:
-            m = self.measured_price
-            return m.at(hours), Provenance(
-                origin=SignalOrigin.MEASURED,
-                source=f"{m.source}; {m.year} replayed by calendar hour",
-            )
+            return self.measured_price.replay(hours)
         if self.tariff is not None:
             t = self.tariff
             rate = CNY_PER_USD if t.currency == "CNY" else 1.0
