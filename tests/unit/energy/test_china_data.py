@@ -56,7 +56,8 @@ SITE_PROVINCES = (
 """Provinces that host our sites: each must have a schedule."""
 
 # zone: (peak, valley, critical peak or None, deep valley or None), relative to flat,
-# as transcribed from each notice (or the documented stand-in).
+# as transcribed from each notice (or the documented stand-in). These are the schedule-wide
+# ratios; months with their own ratios are in EXPECTED_MONTH_RATIOS.
 EXPECTED_RATIOS: dict[str, tuple[float, float, float | None, float | None]] = {
     "CN-AH": (1.74, 0.382, None, None),
     "CN-BJ": (1.6, 0.4, 1.92, None),
@@ -73,12 +74,12 @@ EXPECTED_RATIOS: dict[str, tuple[float, float, float | None, float | None]] = {
     "CN-HN": (1.6, 0.4, 1.92, None),
     "CN-JL": (1.55, 0.45, None, None),
     "CN-JS": (1.8, 0.35, None, None),
-    "CN-NM": (1.68, 0.48, 1.848, 0.352),
+    "CN-NM": (1.68, 0.48, None, None),
     "CN-NX": (1.5, 0.5, None, None),
     "CN-QH": (1.63, 0.35, None, None),
     "CN-SC": (1.6, 0.4, 1.92, None),
     "CN-SD": (1.7, 0.3, 2.0, 0.1),
-    "CN-SH": (1.6, 0.5, 2.25, None),
+    "CN-SH": (1.6, 0.5, None, None),
     "CN-SN": (1.7, 0.3, 1.9, None),
     "CN-TJ": (1.5, 0.46, None, None),
     "CN-XJ": (1.75, 0.25, 2.0, 0.1),
@@ -165,20 +166,27 @@ def test_ratios_match_the_transcribed_notice(
 
 @pytest.mark.parametrize("zone", sorted(PROVINCE_TOU))
 def test_bands_are_ordered_and_meet_the_national_3_to_1_floor(zone: str) -> None:
-    ratios = PROVINCE_TOU[zone].ratios
-    assert ratios[P] > 1.0 > ratios[V]
-    assert ratios[P] / ratios[V] >= 3.0 - 1e-9  # 发改价格〔2021〕1093号
-    if CP in ratios:
-        assert ratios[CP] > ratios[P]
-    if DV in ratios:
-        assert ratios[DV] < ratios[V]
+    schedule = PROVINCE_TOU[zone]
+    for period in schedule.periods:
+        ratios = schedule.ratios_in(period)
+        assert ratios[P] > 1.0 > ratios[V]
+        assert ratios[P] / ratios[V] >= 3.0 - 1e-9  # 发改价格〔2021〕1093号
+        if CP in ratios:
+            assert ratios[CP] > ratios[P]
+        if DV in ratios:
+            assert ratios[DV] < ratios[V]
 
 
 def test_critical_peak_is_at_least_20_percent_above_peak_where_the_notice_says_so() -> None:
     # Zhejiang's transcribed 2.05 vs 1.85 is only ~11 % above peak: flagged in its note.
-    for zone in ("CN-BJ", "CN-CQ", "CN-GD", "CN-HA", "CN-HE", "CN-HI", "CN-HN", "CN-SC"):
-        ratios = PROVINCE_TOU[zone].ratios
-        assert ratios[CP] >= 1.2 * ratios[P] - 1e-9, zone
+    zones = ("CN-BJ", "CN-CQ", "CN-GD", "CN-HA", "CN-HE", "CN-HI", "CN-HN", "CN-NM", "CN-SC")
+    zones += ("CN-SH",)
+    for zone in zones:
+        schedule = PROVINCE_TOU[zone]
+        for period in schedule.periods:
+            ratios = schedule.ratios_in(period)
+            if any(w.band is CP for w in period.windows):
+                assert ratios[CP] >= 1.2 * ratios[P] - 1e-9, zone
 
 
 @pytest.mark.parametrize("zone", sorted(PROVINCE_TOU))
@@ -194,17 +202,23 @@ def test_every_local_day_has_a_peak_and_a_valley_hour(zone: str) -> None:
         day = bands[start : start + 24]
         assert np.isin(day, peak_idx).any()
         assert np.isin(day, valley_idx).any()
-    used = {BAND_ORDER[i] for i in np.unique(bands)}
-    assert used <= set(schedule.ratios) | {F}
+    for period in schedule.periods:
+        assert {w.band for w in period.windows} <= set(schedule.ratios_in(period))
 
 
 @pytest.mark.parametrize("zone", sorted(PROVINCE_TOU))
-def test_prices_are_flat_times_ratio(zone: str) -> None:
+def test_prices_are_flat_times_the_ratio_of_the_hours_month_and_band(zone: str) -> None:
     schedule = PROVINCE_TOU[zone]
-    prices = schedule.price_per_mwh(year_hours(2026))
-    flat = schedule.flat_price_per_mwh
-    assert prices.min() == pytest.approx(flat * min(schedule.ratios.values()))
-    assert prices.max() == pytest.approx(flat * max(schedule.ratios.values()))
+    hours = year_hours(2026)
+    prices = schedule.price_per_mwh(hours)
+    bands = schedule.bands(hours)
+    _, months = local_hour_and_month(hours, 8.0)
+    by_month = {m: schedule.ratios_in(p) for p in schedule.periods for m in p.months}
+    expected = [
+        schedule.flat_price_per_mwh * by_month[int(m)][BAND_ORDER[int(b)]]
+        for m, b in zip(months, bands, strict=True)
+    ]
+    np.testing.assert_allclose(prices, expected, rtol=1e-12)
 
 
 def test_flat_prices_are_verified_or_labelled_stand_ins() -> None:
@@ -306,6 +320,64 @@ HAND_WORKED = [
     ("CN-NX", 4, 8, P),
     ("CN-NX", 4, 3, F),
 ]
+
+
+# Provinces whose notices use different ratios in different months: (zone, month, local hour,
+# band, ratio to flat), one or more hours in each month set.
+EXPECTED_MONTH_RATIOS = [
+    # Shanghai: Feb-Jun, Oct-Nov 1.6 / 0.5; Jan, Jul-Sep, Dec 1.8 / 0.4, critical 1.8 x 1.25
+    ("CN-SH", 4, 9, P, 1.6),
+    ("CN-SH", 4, 23, V, 0.5),
+    ("CN-SH", 7, 9, P, 1.8),
+    ("CN-SH", 7, 23, V, 0.4),
+    ("CN-SH", 7, 13, CP, 2.25),
+    ("CN-SH", 9, 13, P, 1.8),
+    ("CN-SH", 1, 20, CP, 2.25),
+    ("CN-SH", 12, 9, P, 1.8),
+    # Anhui: peak +74 %, but +84.3 % in Jan, Jul-Sep, Dec; valley -61.8 % all year
+    ("CN-AH", 4, 17, P, 1.74),
+    ("CN-AH", 4, 12, V, 0.382),
+    ("CN-AH", 7, 17, P, 1.843),
+    ("CN-AH", 7, 12, V, 0.382),
+    ("CN-AH", 1, 16, P, 1.843),
+    # West Inner Mongolia: windy Jan-May, Sep-Dec 1.68 / 0.48; calm Jun-Aug 1.54 / 0.44,
+    # critical 1.54 x 1.2, deep valley 0.44 x 0.8
+    ("CN-NM", 1, 20, P, 1.68),
+    ("CN-NM", 1, 14, V, 0.48),
+    ("CN-NM", 10, 7, P, 1.68),
+    ("CN-NM", 7, 18, P, 1.54),
+    ("CN-NM", 7, 12, V, 0.44),
+    ("CN-NM", 7, 20, CP, 1.848),
+    ("CN-NM", 7, 14, DV, 0.352),
+    # Hubei: one (verified) set all year; the unverified other-month set is not modelled
+    ("CN-HB", 4, 17, P, 1.5),
+    ("CN-HB", 7, 17, P, 1.5),
+    ("CN-HB", 4, 19, CP, 2.0),
+    ("CN-HB", 4, 13, V, 0.45),
+]
+
+
+@pytest.mark.parametrize(("zone", "month", "hour", "band", "ratio"), EXPECTED_MONTH_RATIOS)
+def test_month_specific_ratios_price_the_hour(
+    zone: str, month: int, hour: int, band: TouBand, ratio: float
+) -> None:
+    schedule = PROVINCE_TOU[zone]
+    moment = datetime(2026, month, 15, hour, 30, tzinfo=CST)
+    hours = np.array([epoch_hour(moment)], dtype=np.int64)
+    assert band_at(zone, moment) is band
+    price = schedule.price_per_mwh(hours)[0]
+    assert price == pytest.approx(schedule.flat_price_per_mwh * ratio)
+
+
+def test_notes_say_the_per_month_ratios_are_modelled() -> None:
+    for zone in ("CN-SH", "CN-AH", "CN-NM"):
+        schedule = PROVINCE_TOU[zone]
+        assert "modelled" in schedule.note, zone
+        assert "used here" not in schedule.note, zone
+        assert any(p.ratios for p in schedule.periods), zone
+    hubei = PROVINCE_TOU["CN-HB"]
+    assert "NOT VERIFIED" in hubei.note
+    assert all(p.ratios is None for p in hubei.periods)
 
 
 def band_at(zone: str, moment: datetime) -> TouBand:

@@ -24,10 +24,11 @@ it was checked; entries marked "not verified" or "stand-in" must not be presente
 Contracts and known simplifications:
 
 * Values are what the documents say, not forecasts; an entry changes only when its source does.
-* Each :class:`~suanwang.core.energy.tariffs.TouSchedule` has one ratio per band. Where a notice
-  uses different ratios in different months (Shanghai, Anhui, Inner Mongolia, Hubei), the table
-  uses the set that covers most months (or the only set that could be verified) and the note
-  gives the other.
+* Where a notice uses different ratios in different months, the schedule's ``ratios`` hold the
+  set that covers most months and the other months' periods carry their own
+  (:attr:`~suanwang.core.energy.tariffs.TouPeriod.ratios`): Shanghai, Anhui and West Inner
+  Mongolia. Hubei still uses one set all year (the only set that could be verified); its note
+  gives an unverified alternative for the other months.
 * Windows that depend on the weather (Guangdong's hot days), on holidays (deep-valley holidays)
   or on half-hour or mid-month boundaries are not modelled; the notes say which were left out.
 * Since 2023 most provinces float only the energy-purchase part of the price (not transmission,
@@ -214,18 +215,20 @@ def _flat_price(zone: str) -> tuple[float, str]:
 _BAND_CODES = {"CP": CP, "P": P, "F": F, "V": V, "DV": DV}
 
 
-def _period(months: tuple[int, ...], spec: str) -> TouPeriod:
+def _period(
+    months: tuple[int, ...], spec: str, ratios: dict[TouBand, float] | None = None
+) -> TouPeriod:
     """A period from ``"V 0-8, F 8-10, ..."``: a band code and local hours ``[start, end)``.
 
     Codes: CP critical peak (尖峰), P peak (高峰), F flat (平段), V valley (低谷), DV deep
-    valley (深谷).
+    valley (深谷). ``ratios`` override the schedule's ratios in these months.
     """
     windows = []
     for item in spec.split(","):
         code, hours = item.split()
         start, end = hours.split("-")
         windows.append(TouWindow(start=int(start), end=int(end), band=_BAND_CODES[code]))
-    return TouPeriod(months=months, windows=tuple(windows))
+    return TouPeriod(months=months, windows=tuple(windows), ratios=ratios)
 
 
 def _schedule(
@@ -294,16 +297,21 @@ _NM = _schedule(
             (6, 7, 8),
             "F 0-6, P 6-8, F 8-11, V 11-13, DV 13-15, V 15-16, F 16-18, P 18-19, CP 19-21, "
             "P 21-22, F 22-24",
+            {P: 1.54, V: 0.44, CP: round(1.54 * 1.2, 4), DV: round(0.44 * 0.8, 4)},
         ),
     ),
-    {P: 1.68, V: 0.48, CP: round(1.54 * 1.2, 4), DV: round(0.44 * 0.8, 4)},
+    {P: 1.68, V: 0.48},
     "内蒙古自治区发展改革委 蒙西电网工商业分时电价政策通知 内发改价费字〔2023〕1630号",
     f"{_AGENT_NOTE}. West Inner Mongolia grid (蒙西), which serves the Horinger (Hohhot) and "
     "Ulanqab hubs; East Inner Mongolia (蒙东) has its own notice (内发改价费字〔2023〕1631号). "
-    "Windy season (Jan-May, Sep-Dec) peak:flat:valley 1.68:1:0.48, used here; calm season "
-    "(Jun-Aug) 1.54:1:0.44, whose critical peak (+20 % on peak, 19-21) and deep valley "
-    "(-20 % on valley, 13-15) are computed from the calm-season values.",
+    "Ratios differ by season and both sets are modelled: windy season (Jan-May, Sep-Dec) "
+    "peak:flat:valley 1.68:1:0.48; calm season (Jun-Aug) 1.54:1:0.44, whose critical peak "
+    "(+20 % on peak, 19-21) and deep valley (-20 % on valley, 13-15) are computed from the "
+    "calm-season values.",
 )
+
+_SH_SUMMER_WINTER = {P: 1.8, V: 0.4, CP: round(1.8 * 1.25, 4)}
+"""Shanghai's Jan, Jul-Sep and Dec ratios (Sep has no critical-peak window)."""
 
 _SH = _schedule(
     "CN-SH",
@@ -311,20 +319,29 @@ _SH = _schedule(
         _period(
             (7, 8),
             "V 0-6, F 6-8, P 8-12, CP 12-14, P 14-15, F 15-18, P 18-21, F 21-22, V 22-24",
+            _SH_SUMMER_WINTER,
         ),
-        _period((9,), "V 0-6, F 6-8, P 8-15, F 15-18, P 18-21, F 21-22, V 22-24"),
-        _period((1, 12), "V 0-6, F 6-8, P 8-11, F 11-18, P 18-19, CP 19-21, F 21-22, V 22-24"),
+        _period(
+            (9,),
+            "V 0-6, F 6-8, P 8-15, F 15-18, P 18-21, F 21-22, V 22-24",
+            _SH_SUMMER_WINTER,
+        ),
+        _period(
+            (1, 12),
+            "V 0-6, F 6-8, P 8-11, F 11-18, P 18-19, CP 19-21, F 21-22, V 22-24",
+            _SH_SUMMER_WINTER,
+        ),
         _period(
             (2, 3, 4, 5, 6, 10, 11),
             "V 0-6, F 6-8, P 8-11, F 11-18, P 18-21, F 21-22, V 22-24",
         ),
     ),
-    {P: 1.6, V: 0.5, CP: round(1.8 * 1.25, 4)},
+    {P: 1.6, V: 0.5},
     "上海市发展改革委《关于进一步完善我市分时电价机制有关事项的通知》沪发改价管〔2022〕50号",
     f"{_AGENT_NOTE}; a second repository transcription of the notice agrees. Two-part users. "
-    "Ratios differ by month: Feb-Jun and Oct-Nov peak +60 %, valley -50 % (used here); "
-    "Jan, Jul-Sep and Dec peak +80 %, valley -60 %, critical peak = that peak +25 % "
-    "(Jul-Aug 12-14, Jan and Dec 19-21). Not modelled: the large-industry deep valley "
+    "Ratios differ by month and both sets are modelled: Feb-Jun and Oct-Nov peak +60 %, "
+    "valley -50 %; Jan, Jul-Sep and Dec peak +80 %, valley -60 %, critical peak = that peak "
+    "+25 % (Jul-Aug 12-14, Jan and Dec 19-21). Not modelled: the large-industry deep valley "
     "(-80 % on flat, 0-6 and 22-24 on holidays and some rest days, 沪发改价管〔2024〕28号).",
 )
 
@@ -488,8 +505,8 @@ _HB = _schedule(
 _AH = _schedule(
     "CN-AH",
     (
-        _period((7, 8, 9), "F 0-2, V 2-9, F 9-11, V 11-13, F 13-16, P 16-24"),
-        _period((1, 12), "V 0-6, F 6-12, V 12-14, F 14-15, P 15-23, V 23-24"),
+        _period((7, 8, 9), "F 0-2, V 2-9, F 9-11, V 11-13, F 13-16, P 16-24", {P: 1.843}),
+        _period((1, 12), "V 0-6, F 6-12, V 12-14, F 14-15, P 15-23, V 23-24", {P: 1.843}),
         _period(
             (2, 3, 4, 5, 6, 10, 11),
             "V 0-6, P 6-8, F 8-11, V 11-14, F 14-16, P 16-22, F 22-23, V 23-24",
@@ -497,10 +514,10 @@ _AH = _schedule(
     ),
     {P: 1.74, V: 0.382},
     "安徽省发展改革委 分时电价政策通知 皖发改价格〔2025〕302号 (effective 2025-07-01)",
-    f"{_AGENT_NOTE}; a second repository agrees. Valley -61.8 %; peak +74 % (used here) except "
-    "Jan, Jul-Sep and Dec, +84.3 %. Not modelled: the critical peak (+20 % on peak for "
-    ">= 315 kVA two-part industry, 15 Jul-31 Aug 20-22 and 15 Dec-31 Jan 19-21: mid-month "
-    "boundaries) and the holiday deep valley (11-15).",
+    f"{_AGENT_NOTE}; a second repository agrees. Valley -61.8 % all year; peak +74 % except "
+    "Jan, Jul-Sep and Dec, +84.3 % (both peak ratios modelled). Not modelled: the critical "
+    "peak (+20 % on peak for >= 315 kVA two-part industry, 15 Jul-31 Aug 20-22 and 15 Dec-31 "
+    "Jan 19-21: mid-month boundaries) and the holiday deep valley (11-15).",
 )
 
 _HE = _schedule(

@@ -10,8 +10,14 @@ Contracts:
 * ``TouPeriod.windows`` cover the 24 local hours exactly once (validated), so every hour has
   exactly one band.
 * ``TouSchedule.periods`` cover the 12 months exactly once (validated).
+* Price ratios are relative to the flat band: every ratio is positive and a flat ratio, where
+  given, is exactly 1 (validated). ``TouSchedule.ratios`` apply all year; a period's optional
+  ``TouPeriod.ratios`` override them band by band in that period's months (bands it does not
+  name keep the schedule's ratio). Every band a period's windows use has a ratio in the
+  period's override or in the schedule (validated).
 * :meth:`TouSchedule.bands` and :meth:`TouSchedule.price_per_mwh` are vectorized over hours
-  counted from the Unix epoch in UTC (see :mod:`suanwang.core.energy.clock`).
+  counted from the Unix epoch in UTC (see :mod:`suanwang.core.energy.clock`); the price looks
+  each hour up in a (13 months, 5 bands) ratio table built once per call.
 """
 
 from __future__ import annotations
@@ -60,11 +66,24 @@ class TouWindow(Frozen):
         return self
 
 
+def _check_ratios(ratios: dict[TouBand, float], where: str) -> None:
+    """Raise ``ValueError`` unless every ratio is positive and a flat ratio is exactly 1."""
+    if any(r <= 0.0 for r in ratios.values()):
+        raise ValueError(f"{where}: price ratios must be positive")
+    if ratios.get(TouBand.FLAT, 1.0) != 1.0:
+        raise ValueError(f"{where}: the flat band's ratio is 1 by definition")
+
+
 class TouPeriod(Frozen):
-    """The daily windows that apply in some months (e.g. summer with a critical peak)."""
+    """The daily windows that apply in some months (e.g. summer with a critical peak).
+
+    ``ratios``, when given, override the schedule's ratios band by band in these months (for
+    notices whose peak/valley ratios differ by season); bands not named keep the schedule's.
+    """
 
     months: tuple[int, ...] = Field(min_length=1)
     windows: tuple[TouWindow, ...] = Field(min_length=1)
+    ratios: dict[TouBand, float] | None = None
 
     @model_validator(mode="after")
     def _covers_day(self) -> TouPeriod:
@@ -76,6 +95,8 @@ class TouPeriod(Frozen):
         if not np.all(seen == 1):
             bad = [h for h in range(24) if seen[h] != 1]
             raise ValueError(f"windows must cover each local hour exactly once; check hours {bad}")
+        if self.ratios is not None:
+            _check_ratios(self.ratios, f"period for months {sorted(self.months)}")
         return self
 
     def band_of_hour(self) -> npt.NDArray[np.int8]:
@@ -90,8 +111,9 @@ class TouSchedule(Frozen):
     """A zone's time-of-use tariff.
 
     ``flat_price_per_mwh`` is the flat-band energy price in ``currency``; each band's price is
-    ``flat x ratios[band]``. ``utc_offset_hours`` converts UTC hours to local clock hours (no
-    daylight saving: China has none).
+    ``flat x ratio``, where the ratio is the period's override (``TouPeriod.ratios``) if it
+    names the band, else ``ratios[band]``. ``utc_offset_hours`` converts UTC hours to local
+    clock hours (no daylight saving: China has none).
     """
 
     zone: str = Field(min_length=2)
@@ -108,15 +130,30 @@ class TouSchedule(Frozen):
         months = sorted(m for p in self.periods for m in p.months)
         if months != list(range(1, 13)):
             raise ValueError(f"{self.zone}: periods must cover months 1-12 exactly once")
-        used = {w.band for p in self.periods for w in p.windows}
-        missing = sorted(b.value for b in used if b not in self.ratios)
-        if missing:
-            raise ValueError(f"{self.zone}: no price ratio for band(s) {missing}")
-        if any(r <= 0.0 for r in self.ratios.values()):
-            raise ValueError(f"{self.zone}: price ratios must be positive")
-        if self.ratios.get(TouBand.FLAT, 1.0) != 1.0:
-            raise ValueError(f"{self.zone}: the flat band's ratio is 1 by definition")
+        _check_ratios(self.ratios, self.zone)
+        for period in self.periods:
+            known = set(self.ratios) | set(period.ratios or {})
+            missing = sorted({w.band.value for w in period.windows if w.band not in known})
+            if missing:
+                raise ValueError(
+                    f"{self.zone}: no price ratio for band(s) {missing} "
+                    f"in months {sorted(period.months)}"
+                )
         return self
+
+    def ratios_in(self, period: TouPeriod) -> dict[TouBand, float]:
+        """The ratios that apply in ``period``: the schedule's, overridden by the period's."""
+        return {**self.ratios, **(period.ratios or {})}
+
+    def _ratio_table(self) -> npt.NDArray[np.float64]:
+        """(13, 5) price ratios by month (row 0 unused) and band index; 1.0 where unused."""
+        table = np.ones((13, len(BAND_ORDER)), dtype=np.float64)
+        for period in self.periods:
+            merged = self.ratios_in(period)
+            row = np.array([merged.get(b, 1.0) for b in BAND_ORDER], dtype=np.float64)
+            for m in period.months:
+                table[m] = row
+        return table
 
     def _table(self) -> npt.NDArray[np.int8]:
         """(13, 24) band indices by month (row 0 unused) and local hour."""
@@ -133,6 +170,8 @@ class TouSchedule(Frozen):
         return self._table()[month, hour]
 
     def price_per_mwh(self, epoch_hours: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """Energy price in ``currency`` per MWh for each UTC epoch hour."""
-        ratio = np.array([self.ratios.get(b, 1.0) for b in BAND_ORDER], dtype=np.float64)
-        return self.flat_price_per_mwh * ratio[self.bands(epoch_hours)]
+        """Energy price in ``currency`` per MWh for each UTC epoch hour (month-specific ratios)."""
+        hour, month = local_hour_and_month(epoch_hours, self.utc_offset_hours)
+        band = self._table()[month, hour]
+        ratio: npt.NDArray[np.float64] = self._ratio_table()[month, band]
+        return self.flat_price_per_mwh * ratio
