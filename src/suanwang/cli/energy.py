@@ -148,11 +148,15 @@ def _provenance_json(p: dict[str, Any]) -> dict[str, Any]:
     return {k: {"origin": str(v.origin), "source": v.source} for k, v in p.items()}
 
 
+def _print_attributions(attributions: list[str]) -> None:
+    for line in attributions:
+        console.print(f"  [dim]data: {line}[/]", soft_wrap=True)
+
+
 def _print_provenance(provenance: dict[str, Any], attributions: list[str]) -> None:
     for key, p in provenance.items():
         console.print(f"  [dim]{key}:[/] [bold]{p.origin}[/] - {p.source}", soft_wrap=True)
-    for line in attributions:
-        console.print(f"  [dim]data: {line}[/]", soft_wrap=True)
+    _print_attributions(attributions)
 
 
 @app.command()
@@ -421,8 +425,7 @@ def account(
         "[dim]kWh = IT x PUE + network; loc = location-based, mkt = market-based "
         "(after each site's certified green share); signals = intensity/price origin[/]"
     )
-    for line in ew.attributions:
-        console.print(f"  [dim]data: {line}[/]", soft_wrap=True)
+    _print_attributions(ew.attributions)
 
 
 def _account_json(a: TaskAccount) -> dict[str, Any]:
@@ -475,8 +478,7 @@ def zones(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             str(len(r["sites"])),
         )
     console.print(table)
-    for line in ew.attributions:
-        console.print(f"  [dim]data: {line}[/]", soft_wrap=True)
+    _print_attributions(ew.attributions)
 
 
 @app.command(name="backtest")

@@ -118,7 +118,7 @@ def test_unknown_zones_suggest_close_ones() -> None:
 
 def test_derived_bands_mark_six_peak_and_six_valley_hours_per_day_or_none_when_flat() -> None:
     day = np.arange(24, dtype=np.float64)
-    bands = derive_bands(np.concatenate([day, np.full(24, 50.0)]), 0.0)
+    bands = derive_bands(np.concatenate([day, np.full(24, 50.0)]))
     first, second = bands[:24], bands[24:]
     assert (first == BAND_ORDER.index(TouBand.PEAK)).sum() == 6
     assert (first == BAND_ORDER.index(TouBand.VALLEY)).sum() == 6

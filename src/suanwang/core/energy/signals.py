@@ -248,7 +248,7 @@ class ZoneModel:
             return np.empty(0, dtype=np.int8)
         span = local_days_span(hours, self.lon)
         prices, _ = self.price(span)
-        out: npt.NDArray[np.int8] = derive_bands(prices, self.lon)[hours - span[0]]
+        out: npt.NDArray[np.int8] = derive_bands(prices)[hours - span[0]]
         return out
 
 
@@ -263,13 +263,12 @@ def local_days_span(hours: npt.NDArray[np.int64], lon: float) -> npt.NDArray[np.
     )
 
 
-def derive_bands(prices: npt.NDArray[np.float64], lon: float) -> npt.NDArray[np.int8]:
+def derive_bands(prices: npt.NDArray[np.float64]) -> npt.NDArray[np.int8]:
     """Tariff bands from prices over whole local days (from :func:`local_days_span`).
 
     Within each day, hours dearer than the day's 75th percentile are *peak* and cheaper than
     its 25th *valley* (6 each when all 24 prices differ; none when the day is flat).
     """
-    del lon  # the span already starts at local midnight
     days = prices.reshape(-1, HOURS_PER_DAY)
     high = np.percentile(days, 75.0, axis=1, keepdims=True)
     low = np.percentile(days, 25.0, axis=1, keepdims=True)

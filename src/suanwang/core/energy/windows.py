@@ -116,13 +116,16 @@ def forecast_signals(
     price = forecaster.forecast(history.price_usd_per_mwh, LOOKBACK_HOURS, hours)
     bands = history.bands[LOOKBACK_HOURS:]
     if history.provenance["bands"].origin == SignalOrigin.PROFILE:
-        # bands derived from the price must come from the forecast price, not the real one
+        # Bands derived from the price must come from the forecast price, not the real one.
+        # The whole local days around the horizon need a price each hour: observed before the
+        # start, forecast within the horizon, and the last forecast value after it (np.interp
+        # is exact on integer hours and holds the end values outside).
         model = book.zone(zone)
         span = local_days_span(history.hours[LOOKBACK_HOURS:], model.lon)
         known = np.interp(
             span, history.hours, np.concatenate((history.price_usd_per_mwh[:LOOKBACK_HOURS], price))
         )
-        bands = derive_bands(known, model.lon)[history.hours[LOOKBACK_HOURS:] - span[0]]
+        bands = derive_bands(known)[history.hours[LOOKBACK_HOURS:] - span[0]]
     note = f"; forecast by {forecaster.name} from the previous {LOOKBACK_HOURS // 24} days"
     provenance = {
         key: Provenance(origin=p.origin, source=p.source + note)

@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +124,6 @@ def _fill(
 
 def _read_hourly(path: Path, year: int, column: str) -> npt.NDArray[np.float64]:
     """One calendar year of hourly values from ``column`` keyed by ``Datetime (UTC)``."""
-    from datetime import UTC, datetime
-
     start = year_start(year)
     values = np.full(year_hours(year).size, np.nan)
     try:
