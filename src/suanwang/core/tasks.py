@@ -28,6 +28,15 @@ class DataClass(StrEnum):
     CORE = "core"
 
 
+class DataSector(StrEnum):
+    """The regulated sector the data belongs to, where localisation laws single one out."""
+
+    GENERAL = "general"
+    FINANCIAL = "financial"
+    HEALTH = "health"
+    GOVERNMENT = "government"
+
+
 class Demand(Frozen):
     """Compute demand in one class, stated either as normalized units or as devices of a model.
 
@@ -80,7 +89,8 @@ class TaskSpec(Frozen):
 
     ``residency`` lists the jurisdiction tags the data may be processed in (empty: anywhere);
     ``forbidden_transit`` lists countries the data must never cross. Both are hard rules.
-    ``deadline`` must be timezone-aware.
+    ``data_class`` and ``sector`` drive the sovereignty rules (see
+    :mod:`suanwang.core.scheduling.sovereignty`). ``deadline`` must be timezone-aware.
     """
 
     name: str = Field(min_length=1, max_length=200)
@@ -94,6 +104,7 @@ class TaskSpec(Frozen):
     budget_micros: Micros | None = None
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     data_class: DataClass = DataClass.INTERNAL
+    sector: DataSector = DataSector.GENERAL
     residency: tuple[str, ...] = ()
     forbidden_transit: tuple[ISO2, ...] = ()
     deferrable: bool = False
