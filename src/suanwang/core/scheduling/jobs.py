@@ -198,7 +198,10 @@ def _pipeline_result(
         return JobPlacement(
             job=pipe.name,
             placed=False,
-            reason=f"deadline: the best chain ends {t:.2f} h from now, after the deadline {deadline:.2f} h",
+            reason=(
+                f"deadline: the best chain ends {t:.2f} h from now, "
+                f"after the deadline {deadline:.2f} h"
+            ),
         )
     return JobPlacement(
         job=pipe.name,
@@ -243,7 +246,10 @@ def place_gang(
             if gang.distinct_sites and used:
                 cost[np.isin(snap.pool_site, used)] = np.inf
             if spread is not None and used:
-                far = spread[np.ix_(used, snap.pool_site)].max(axis=0) > gang.max_spread_ms
+                far = (
+                    spread[np.ix_(np.array(used, dtype=np.int64), snap.pool_site)].max(axis=0)
+                    > gang.max_spread_ms
+                )
                 cost[far] = np.inf
             placed = False
             for p in np.argsort(cost, kind="stable"):
