@@ -129,6 +129,7 @@ class Framework:
                 raise SuanwangError(f"plugin {name!r} is not a Score plugin")
             scores.append((plugin, float(weight)))
         self.scores: tuple[tuple[ScorePlugin, float], ...] = tuple(scores)
+        self._views: dict[tuple[int, int], tuple[Snapshot, Snapshot]] = {}
 
     def with_args(self, name: str, args: Mapping[str, Any]) -> Framework:
         """A framework whose plugin ``name`` gets ``args`` (e.g. temporal-shift weights)."""
@@ -185,21 +186,43 @@ class Framework:
         a seed derived from the request so that ties replay exactly.
         """
         rows = np.arange(groups.n, dtype=np.int64) if rows is None else rows
-        p = snap.n_pools
-        k = max(1, min(k, p))
-        tb = np.zeros(p) if tiebreak is None else tiebreak
-        step = max(1, CHUNK_CELLS // max(p, 1))
+        free = snap.pool_free if free is None else free
+        tb = np.zeros(snap.n_pools) if tiebreak is None else tiebreak
         parts: list[dict[str, Any]] = []
-        blocked: list[str] = []
-        counts: list[I64] = []
-        for lo in range(0, len(rows), step):
-            ev = self.evaluate(groups, snap, rows[lo : lo + step], free)
-            parts.append(_top_k(ev, k, tb))
-            counts.append(ev.feasible.sum(axis=1).astype(np.int64))
-            blocked.extend(_blocked(ev))
-        return _assemble(
-            parts, np.concatenate(counts) if counts else np.zeros(0, np.int64), blocked
-        )
+        positions: list[I64] = []
+        blocked = [""] * len(rows)
+        counts = np.zeros(len(rows), dtype=np.int64)
+        cls_of = groups.cls[rows]
+        for c in np.unique(cls_of):
+            at = np.flatnonzero(cls_of == c)
+            pools = np.flatnonzero(snap.pool_class == c)
+            if len(pools) == 0:
+                for i in at:
+                    blocked[int(i)] = self.filters[0].name if self.filters else "resource-fit"
+                continue
+            sub = self._class_view(snap, int(c), pools)
+            kk = max(1, min(k, len(pools)))
+            step = max(1, CHUNK_CELLS // len(pools))
+            for lo in range(0, len(at), step):
+                pos = at[lo : lo + step]
+                ev = self.evaluate(groups, sub, rows[pos], free[pools])
+                part = _top_k(ev, kk, tb[pools])
+                part["pool"] = pools[part["pool"]]
+                parts.append(part)
+                positions.append(pos)
+                counts[pos] = ev.feasible.sum(axis=1)
+                for i, why in zip(pos, _blocked(ev), strict=True):
+                    blocked[int(i)] = why
+        return _assemble(parts, positions, counts, blocked)
+
+    def _class_view(self, snap: Snapshot, cls: int, pools: I64) -> Snapshot:
+        """The snapshot cut to one class's pools (cached per snapshot and class)."""
+        key = (id(snap), cls)
+        view = self._views.get(key)
+        if view is None or view[0] is not snap:
+            view = (snap, snap.pool_subset(pools))
+            self._views[key] = view
+        return view[1]
 
 
 def _top_k(ev: Evaluation, k: int, tiebreak: F64) -> dict[str, Any]:
@@ -244,18 +267,38 @@ def _blocked(ev: Evaluation) -> list[str]:
     return out
 
 
-def _assemble(parts: list[dict[str, Any]], counts: I64, blocked: list[str]) -> Candidates:
+def _assemble(
+    parts: list[dict[str, Any]], positions: list[I64], counts: I64, blocked: list[str]
+) -> Candidates:
+    n_rows = len(counts)
     if not parts:
         z = np.zeros(0)
         zi = np.zeros(0, dtype=np.int64)
         return Candidates(
-            np.zeros(1, np.int64), zi, z, zi, z, z, z, z, z, np.zeros((0, 0)), counts, ()
+            np.zeros(n_rows + 1, np.int64),
+            zi,
+            z,
+            zi,
+            z,
+            z,
+            z,
+            z,
+            z,
+            np.zeros((0, 0)),
+            counts,
+            tuple(blocked),
         )
-    n = np.concatenate([pt["n"] for pt in parts])
-    ptr = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+    per_row = np.zeros(n_rows, dtype=np.int64)
+    for pt, pos in zip(parts, positions, strict=True):
+        per_row[pos] = pt["n"]
+    ptr = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
+    row_of = np.concatenate(
+        [np.repeat(pos, pt["n"]) for pt, pos in zip(parts, positions, strict=True)]
+    )
+    order = np.argsort(row_of, kind="stable")
 
     def cat(key: str) -> npt.NDArray[Any]:
-        return np.concatenate([pt[key] for pt in parts])
+        return np.concatenate([pt[key] for pt in parts])[order]
 
     return Candidates(
         ptr=ptr,

@@ -105,9 +105,13 @@ def compute(
         g_sel = rows[sel]
         sov = groups.sovereignty[int(g_sel[0])]
         allowed_site[sel] = allowed_site_mask(sov, snap.site_country, list(snap.site_tags))[None, :]
-        nodes, access = attach_points(
-            snap.network, groups.origin_lat[g_sel], groups.origin_lon[g_sel]
+        points, back = np.unique(
+            np.stack([groups.origin_lat[g_sel], groups.origin_lon[g_sel]], axis=1),
+            axis=0,
+            return_inverse=True,
         )
+        u_nodes, u_access = attach_points(snap.network, points[:, 0], points[:, 1])
+        nodes, access = u_nodes[back.ravel()], u_access[back.ravel()]
         inputs = groups.input_site[g_sel]
         sources = tuple(
             sorted({int(n) for n in nodes.ravel()} | {int(i) for i in inputs if i >= 0})

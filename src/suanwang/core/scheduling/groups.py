@@ -153,7 +153,15 @@ def _read(tasks: tuple[TaskSpec, ...], group_of: I64, first: I64, snap: Snapshot
     input_site = np.array(
         [-1 if t.input is None else _site(snap, t, t.input.site) for t in reps], dtype=np.int64
     )
-    sovs = tuple(sovereignty_of(t) for t in reps)
+    by_rule_inputs: dict[tuple[object, ...], Sovereignty] = {}
+    sov_list = []
+    for t in reps:
+        inputs = (t.origin.country, t.data_class, t.sector, t.residency, t.forbidden_transit)
+        sov = by_rule_inputs.get(inputs)
+        if sov is None:
+            sov = by_rule_inputs[inputs] = sovereignty_of(t)
+        sov_list.append(sov)
+    sovs = tuple(sov_list)
     rule_index: dict[object, int] = {}
     rules: list[PathRules | None] = []
     errors: list[str] = []

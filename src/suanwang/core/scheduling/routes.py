@@ -109,7 +109,9 @@ def attach_points(network: Network, lat: F64, lon: F64, count: int = 3) -> tuple
     g = network.graph
     d = haversine_km(lat[:, None], lon[:, None], g.node_lat[None, :], g.node_lon[None, :])
     k = max(1, min(count, g.n_nodes))
-    nearest = np.argsort(d, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < g.n_nodes else np.argsort(d, axis=1)
+    near_d = np.take_along_axis(d, part, axis=1)
+    nearest = np.take_along_axis(part, np.argsort(near_d, axis=1, kind="stable"), axis=1)
     km = np.take_along_axis(d, nearest, axis=1)
     access = np.vectorize(g.model.access_one_way_ms, otypes=[np.float64])(km)
     return nearest.astype(np.int64), access.reshape(km.shape)

@@ -110,6 +110,7 @@ def schedule(
         stats["winner"] = "min-cost-flow" if chosen is flow else "greedy"
     if lower_bound:
         stats["lower_bound"] = lp_bound(groups.count, groups.units, cands, snap.pool_free, penalty)
+    stats["objective_assigned"] = objective(chosen.choice, cands, penalty)
     arrays = PlanArrays.from_assignment(groups, cands, chosen.choice)
     arrays = _repair(arrays, groups, snap, fw, cands, chosen, order, tiebreak, k)
     arrays = arrays.check_bandwidth(groups, snap)

@@ -68,6 +68,7 @@ class Snapshot:
     intensity: F64
     elec_price: F64
     signal_note: str = ""
+    pool_global: I64 | None = None
     _routes: dict[tuple[object, ...], RouteTable] = field(default_factory=dict, repr=False)
     _site_index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -187,6 +188,45 @@ class Snapshot:
     def start_label(self, offset_hours: float) -> str:
         """ISO time of ``start_hour + offset_hours`` (whole hours; UTC)."""
         return hour_start(self.start_hour + int(offset_hours)).isoformat().replace("+00:00", "Z")
+
+    def pool_subset(self, pools: I64) -> Snapshot:
+        """A view with only ``pools`` (e.g. one compute class); ``pool_global`` maps back.
+
+        Sites, signals and route tables are shared with this snapshot.
+        """
+        per_pool = {
+            "pool_site",
+            "pool_class",
+            "pool_rating",
+            "pool_capacity",
+            "pool_free",
+            "pool_price",
+            "pool_mem_per_device",
+            "pool_watts_per_unit",
+        }
+        fields = {
+            k: getattr(self, k)
+            for k in self.__dataclass_fields__
+            if k not in per_pool | {"pool_model", "pool_global", "_routes", "_site_index"}
+        }
+        base = self.global_pools()
+        snap = Snapshot(
+            **fields,
+            **{k: getattr(self, k)[pools] for k in per_pool},
+            pool_model=tuple(self.pool_model[int(p)] for p in pools),
+            pool_global=base[pools],
+        )
+        snap._routes.update(self._routes)
+        snap._site_index.update(self._site_index)
+        object.__setattr__(snap, "_routes", self._routes)  # share the cache both ways
+        return snap
+
+    def global_pools(self) -> I64:
+        """Index of each pool in the full snapshot it was cut from (identity for a full one)."""
+        if self.pool_global is None:
+            out: I64 = np.arange(self.n_pools, dtype=np.int64)
+            return out
+        return self.pool_global
 
     def with_free(self, pool_free: F64) -> Snapshot:
         """The same snapshot with other free capacity (route tables are shared)."""
