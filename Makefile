@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint typecheck imports pytest world energy-tables lock bench bench-network clean help
+.PHONY: demo test lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,13 @@ bench: $(STAMP) ## run the benchmarks (JSON results in bench/results/)
 	$(BIN)/python bench/bench_world.py
 	$(BIN)/python bench/bench_energy.py
 	$(BIN)/python bench/bench_network.py
+	$(BIN)/python bench/bench_scheduler.py
+
+bench-scheduler: $(STAMP) ## benchmark the scheduler and its baselines (add ARGS=--full for 100k tasks)
+	$(BIN)/python bench/bench_scheduler.py $(ARGS)
+
+cities: $(STAMP) ## rebuild the shipped city table from Natural Earth in ../shared/data
+	$(BIN)/python scripts/build_cities.py --shared $(SHARED)
 
 bench-network: $(STAMP) ## benchmark the network engine against networkx (a few minutes)
 	$(BIN)/python bench/bench_network.py

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from suanwang import __version__
-from suanwang.cli import energy, net, world
+from suanwang.cli import energy, net, schedule, world
 from suanwang.cli.units import units
 
 app = typer.Typer(
@@ -18,6 +18,9 @@ app = typer.Typer(
 app.add_typer(world.app, name="world")
 app.add_typer(net.app, name="net")
 app.add_typer(energy.app, name="energy")
+app.add_typer(schedule.tasks_app, name="tasks")
+app.command(name="schedule", help=schedule.SCHEDULE_HELP)(schedule.schedule_cmd)
+app.command(name="why-not", help=schedule.WHY_NOT_HELP)(schedule.why_not_cmd)
 app.command(name="units")(units)
 
 

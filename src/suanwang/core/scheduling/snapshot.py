@@ -256,11 +256,13 @@ def _signals(
     zones = sorted({s.grid_zone for s in world.sites})
     by_zone: dict[str, tuple[F64, F64]] = {}
     for zone in zones:
-        sig = (
-            forecast_signals(book, zone, start_hour, hours, forecaster)
-            if forecaster is not None
-            else book.signals(zone, start_hour, hours)
-        )
+        if forecaster is None:
+            sig = book.signals(zone, start_hour, hours)
+        else:
+            # a noisy forecaster gets its own error stream per zone (uncorrelated across zones)
+            per_zone = getattr(forecaster, "for_zone", None)
+            own = per_zone(zone) if callable(per_zone) else forecaster
+            sig = forecast_signals(book, zone, start_hour, hours, own)
         by_zone[zone] = (sig.intensity_g_per_kwh, sig.price_usd_per_mwh)
     ci = (
         np.stack([by_zone[s.grid_zone][0] for s in world.sites])
