@@ -108,6 +108,7 @@ class Framework:
 
     def __init__(self, profile: Profile, registry: Registry | None = None) -> None:
         reg = registry or default_registry()
+        self.registry = reg
         self.profile = profile
         pre = reg.create("facts", profile.args.get("facts"))
         if not isinstance(pre, PreFilterPlugin):
@@ -134,7 +135,8 @@ class Framework:
     def with_args(self, name: str, args: Mapping[str, Any]) -> Framework:
         """A framework whose plugin ``name`` gets ``args`` (e.g. temporal-shift weights)."""
         return Framework(
-            self.profile.model_copy(update={"args": {**self.profile.args, name: dict(args)}})
+            self.profile.model_copy(update={"args": {**self.profile.args, name: dict(args)}}),
+            self.registry,
         )
 
     def evaluate(

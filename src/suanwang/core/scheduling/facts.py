@@ -87,7 +87,8 @@ def compute(
     pool_models = np.array(snap.pool_model)
     model_ok = (want[:, None] == "") | (want[:, None] == pool_models[None, :])
     devices = units / snap.pool_rating[None, :]
-    memory_ok = (
+    known = snap.pool_mem_per_device[None, :] > 0  # 0: no memory figure, so not checked
+    memory_ok = ~known | (
         groups.memory_gb[rows][:, None] <= devices * snap.pool_mem_per_device[None, :] + 1e-9
     )
     capacity_ok = units <= free[None, :] + 1e-9
@@ -140,7 +141,8 @@ def compute(
     facility_kwh = (
         units * snap.pool_watts_per_unit[None, :] * dur / 1000.0 * snap.site_pue[site][None, :]
     )
-    net_kwh = gb * NETWORK_KWH_PER_GB
+    moved = groups.input_site[rows][:, None] != site[None, :]
+    net_kwh = np.where(moved, gb * NETWORK_KWH_PER_GB, 0.0)
     ci_run = _window_mean(snap.intensity, site, start_h, dur)
     ci_start = snap.intensity[site[None, :], np.minimum(start_h, snap.horizon_hours - 1)]
     cap = np.maximum(snap.pool_capacity, 1e-12)[None, :]
@@ -197,9 +199,11 @@ def _start_hours(
     site = snap.pool_site
     for d in np.unique(np.ceil(groups.duration_h[rows[defer]]).astype(np.int64)):
         sel = defer[np.ceil(groups.duration_h[rows[defer]]).astype(np.int64) == d]
-        lo = np.arange(h)
-        hi = np.minimum(lo + max(int(d), 1), h)
-        mean = (cs[:, hi] - cs[:, lo]) / (hi - lo)  # (sites, hours)
+        span = max(int(d), 1)
+        if span >= h:
+            continue  # the run outlasts the horizon: no start can be judged on its signals
+        lo = np.arange(h - span + 1)  # only starts whose whole run lies inside the horizon
+        mean = (cs[:, lo + span] - cs[:, lo]) / span  # (sites, starts)
         best_so_far = np.minimum.accumulate(mean, axis=1)
         before = np.concatenate([np.full((mean.shape[0], 1), np.inf), best_so_far[:, :-1]], axis=1)
         # a prefix argmin per site: the last hour that set a strictly lower minimum, so a flat
@@ -211,6 +215,6 @@ def _start_hours(
             - transfer_h[sel]
             - groups.duration_h[rows[sel]][:, None]
         )
-        latest = np.clip(latest, 0, h - 1).astype(np.int64)
+        latest = np.clip(latest, 0, h - span).astype(np.int64)
         start[sel] = prefix_arg[site[None, :], latest]
     return start

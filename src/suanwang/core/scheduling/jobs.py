@@ -130,9 +130,11 @@ def place_pipeline(pipe: Pipeline, snap: Snapshot, profile: Profile | None = Non
         egress = gb * np.nan_to_num(table.price_per_gb_micros, nan=0.0)
         np.fill_diagonal(egress, 0.0)
         dur = sum(s.duration_hours for s in pipe.stages)
-        ref_cost = max(float(np.nanmin(stage_cost[i])), 1.0)
+        _, ev_i = evs[i]
+        own = ev_i.facts.cost_micros[0, stage_pool[i][stage_pool[i] >= 0]]
+        ref_micros = max(float(own.min()) if len(own) else 0.0, 10_000.0)
         hop = w_t * np.minimum(1.0, hours / max(dur, 0.05)) + w_p * np.minimum(
-            1.0, egress / 1e6 / ref_cost
+            1.0, egress / ref_micros
         )
         hop = np.where(np.isfinite(hours), hop, np.inf)
         step = total[:, None] + hop + stage_cost[i][None, :]

@@ -94,26 +94,29 @@ def schedule(
     members = [groups.members(g) for g in range(groups.n)] if pol is Policy.OPTIMAL else []
     base = greedy(groups.group_of, groups.units, cands, snap.pool_free, order)
     stats: dict[str, float | str] = {"groups": groups.n, "candidates": len(cands.pool)}
-    chosen = base
+
+    def finish(assigned: Assignment) -> PlanArrays:
+        arrays = PlanArrays.from_assignment(groups, cands, assigned.choice)
+        arrays = _repair(arrays, groups, snap, fw, cands, assigned, order, tiebreak, k)
+        return arrays.check_bandwidth(groups, snap)
+
+    chosen, arrays = base, finish(base)
     if pol is Policy.OPTIMAL:
         flow = min_cost_flow(
             groups.group_of, groups.count, groups.units, cands, snap.pool_free, penalty, members
         )
         flow = greedy(groups.group_of, groups.units, cands, flow.free, order, flow.choice)
-        obj_flow, obj_greedy = (
-            objective(flow.choice, cands, penalty),
-            objective(base.choice, cands, penalty),
-        )
-        stats["objective_flow"] = obj_flow
-        stats["objective_greedy"] = obj_greedy
-        chosen = flow if obj_flow <= obj_greedy + 1e-9 else base
+        flow_arrays = finish(flow)
+        stats["objective_flow"] = objective(flow.choice, cands, penalty)
+        stats["objective_greedy"] = objective(base.choice, cands, penalty)
+        # compare the finished plans (after repair and the bandwidth check), not the raw
+        # assignments: the final plan of the optimal policy is never worse than greedy's
+        if flow_arrays.objective(penalty) <= arrays.objective(penalty) + 1e-9:
+            chosen, arrays = flow, flow_arrays
         stats["winner"] = "min-cost-flow" if chosen is flow else "greedy"
     if lower_bound:
         stats["lower_bound"] = lp_bound(groups.count, groups.units, cands, snap.pool_free, penalty)
     stats["objective_assigned"] = objective(chosen.choice, cands, penalty)
-    arrays = PlanArrays.from_assignment(groups, cands, chosen.choice)
-    arrays = _repair(arrays, groups, snap, fw, cands, chosen, order, tiebreak, k)
-    arrays = arrays.check_bandwidth(groups, snap)
     return Plan.build(
         arrays,
         groups,
