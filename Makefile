@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP) ## set everything up and show the built-in world and a site's energy signals
+demo: $(STAMP) ## set everything up: the built-in world, a site's energy, 500 tasks scheduled
 	$(BIN)/suanwang world summary
 	$(BIN)/suanwang energy site cn-zhongwei --hours 6
+	$(BIN)/suanwang tasks generate --n 500 --seed 1 --out $(VENV)/demo-tasks.jsonl
+	$(BIN)/suanwang schedule $(VENV)/demo-tasks.jsonl --mode balanced
 
 test: lint typecheck imports pytest ## the whole test suite: ruff, mypy, import contracts, pytest
 
