@@ -180,14 +180,21 @@ def violations(arrays: PlanArrays, groups: TaskGroups, snap: Snapshot) -> list[s
     want = np.array([groups.model[int(x)] or "" for x in g], dtype=object)
     have = np.array(snap.pool_model, dtype=object)[pool]
     bad_model = (want != "") & (want != have)
-    masks: dict[object, npt.NDArray[np.bool_]] = {}
-    allowed = np.zeros(len(placed), dtype=np.bool_)
-    for i, gg in enumerate(g):
-        sov = groups.sovereignty[int(gg)]
+    # one site mask per distinct sovereignty key, looked up per placed task
+    key_of: dict[object, int] = {}
+    masks: list[npt.NDArray[np.bool_]] = []
+    group_key = np.empty(groups.n, dtype=np.int64)
+    for gg, sov in enumerate(groups.sovereignty):
         kk = key(sov)
-        if kk not in masks:
-            masks[kk] = allowed_site_mask(sov, snap.site_country, snap.site_tags)
-        allowed[i] = masks[kk][snap.pool_site[pool[i]]]
+        if kk not in key_of:
+            key_of[kk] = len(masks)
+            masks.append(allowed_site_mask(sov, snap.site_country, snap.site_tags))
+        group_key[gg] = key_of[kk]
+    allowed = (
+        np.stack(masks)[group_key[g], snap.pool_site[pool]]
+        if masks
+        else np.ones(len(placed), dtype=np.bool_)
+    )
     late = arrays.start_h[placed] + arrays.transfer_h[placed] + groups.duration_h[g]
     checks = (
         ("class", bad_class),

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from scipy.sparse.csgraph import dijkstra
 
 from suanwang.core.network.engine import Network, _best_arc_per_pair, _walk_back
+from suanwang.core.network.graph import haversine_km
 from suanwang.core.network.paths import PathRules
 from suanwang.core.network.routing import SubGraph
 
@@ -104,8 +105,6 @@ def attach_points(network: Network, lat: F64, lon: F64, count: int = 3) -> tuple
     Returns ``(nodes[points, count], access_ms[points, count])``, the same legs
     :meth:`Network.attach` gives one point.
     """
-    from suanwang.core.network.graph import haversine_km
-
     g = network.graph
     d = haversine_km(lat[:, None], lon[:, None], g.node_lat[None, :], g.node_lon[None, :])
     k = max(1, min(count, g.n_nodes))

@@ -216,9 +216,8 @@ class Snapshot:
             pool_model=tuple(self.pool_model[int(p)] for p in pools),
             pool_global=base[pools],
         )
-        snap._routes.update(self._routes)
         snap._site_index.update(self._site_index)
-        object.__setattr__(snap, "_routes", self._routes)  # share the cache both ways
+        object.__setattr__(snap, "_routes", self._routes)  # one route cache for both
         return snap
 
     def global_pools(self) -> I64:
