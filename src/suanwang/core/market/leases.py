@@ -135,6 +135,7 @@ class LeaseTerms(Frozen):
     grace_s: int = Field(default=120, gt=0, description="longest heartbeat gap still billed")
     start_timeout_s: int = Field(default=900, gt=0)
     prepay_micros: int = Field(ge=0, description="funded into escrow when the lease opens")
+    estimate_micros: int = Field(default=0, ge=0, description="quoted cost of the whole run")
     created_at: AwareDatetime
 
 

@@ -233,6 +233,7 @@ class Ledger:
         self._leases: dict[str, LeaseRecord] = {}
         self._order: list[Record] = []
         self._by_lease: dict[str, list[Txn]] = {}
+        self._lease_accounts: dict[str, list[str]] = {}
 
     # --- accounts, budgets, leases ------------------------------------------------------------
 
@@ -249,6 +250,8 @@ class Ledger:
             return existing
         self._accounts[account.id] = account
         self._balances[account.id] = 0
+        if account.lease is not None:
+            self._lease_accounts.setdefault(account.lease, []).append(account.id)
         self._order.append(AccountRecord(account=account))
         return account
 
@@ -270,6 +273,11 @@ class Ledger:
     def accounts(self, kind: AccountKind | None = None) -> list[Account]:
         """All accounts (of ``kind``), in the order they were opened."""
         return [a for a in self._accounts.values() if kind is None or a.kind is kind]
+
+    def lease_accounts(self, lease: str, kind: AccountKind | None = None) -> list[Account]:
+        """Accounts tied to ``lease`` (of ``kind``), in the order they were opened."""
+        accts = (self._accounts[a] for a in self._lease_accounts.get(lease, ()))
+        return [a for a in accts if kind is None or a.kind is kind]
 
     def set_budget(self, budget: Budget) -> None:
         """Set (or replace) a hard cap. A cap below what is already committed is refused."""

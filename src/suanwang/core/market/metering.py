@@ -106,6 +106,11 @@ class Meter:
         """The latest heartbeat, if any."""
         return self._beats[-1] if self._beats else None
 
+    def last_beat_until(self, t: int) -> int | None:
+        """The latest heartbeat at or before ``t``, if any."""
+        i = bisect.bisect_right(self._beats, t)
+        return self._beats[i - 1] if i else None
+
     def billable_seconds(
         self,
         until: int,

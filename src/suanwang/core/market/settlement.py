@@ -369,8 +369,7 @@ class Market:
     def _escrow(self, lease: str) -> dict[str, int]:
         return {
             a.id: self.ledger.balance(a.id)
-            for a in self.ledger.accounts(AccountKind.ESCROW)
-            if a.lease == lease
+            for a in self.ledger.lease_accounts(lease, AccountKind.ESCROW)
         }
 
     def _pending(self, lease: Lease) -> dict[str, int]:
@@ -486,9 +485,13 @@ class Market:
         if lease.running_confirmed_at is None or lease.state is LeaseState.FAILED_START:
             return None
         now_s = epoch_s(now)
-        t = now_s if lease.closed_at is None else min(now_s, lease.closed_at)
-        t = max(t, lease.settled_until)
         meter = self.meters[lease_id]
+        horizon = now_s if lease.closed_at is None else min(now_s, lease.closed_at)
+        proven = meter.last_beat_until(horizon)
+        # Settle up to the last heartbeat: time after it is not proven yet, so it is billed as
+        # ordinary usage once the next heartbeat proves it, and only a truly late event (one
+        # dated before the cursor that arrives after it) makes a correction line.
+        t = max(lease.settled_until, proven if proven is not None else lease.settled_until)
         start = lease.running_confirmed_at
 
         def seconds(until: int) -> int:
