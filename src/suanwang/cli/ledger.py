@@ -44,6 +44,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
 
 def write_records(path: Path, records: Iterator[dict[str, Any]]) -> int:
     """Write records as JSON Lines to ``path`` atomically (a temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     n = 0
     with tmp.open("w", encoding="utf-8") as out:

@@ -212,7 +212,7 @@ def simulate(
         funds = int(need[tenant] * 1.6) + 1_000_000
         if rng.random() < cfg.p_short_funds:
             short.add(tenant)
-            funds = max(1, int(need[tenant] * 0.5))
+            funds = max(1, int(need[tenant] * 0.25))
         market.deposit(tenant, funds, f"{tenant}-initial", cfg.start)
         if rng.random() < cfg.p_budget_cap:
             market.set_budget(tenant, int(need[tenant] * 0.7))
