@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler clean help
+.PHONY: demo test lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,11 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP) ## set everything up: the built-in world, a site's energy, 500 tasks scheduled
+demo: $(STAMP) ## set everything up: the built-in world, a site's energy, 500 tasks scheduled and traded
 	$(BIN)/suanwang world summary
 	$(BIN)/suanwang energy site cn-zhongwei --hours 6
 	$(BIN)/suanwang tasks generate --n 500 --seed 1 --out $(VENV)/demo-tasks.jsonl
 	$(BIN)/suanwang schedule $(VENV)/demo-tasks.jsonl --mode balanced
+	$(BIN)/suanwang market quote $(VENV)/demo-tasks.jsonl --top 2
+	$(BIN)/suanwang market simulate --tasks 500 --seed 1 --ledger $(VENV)/demo-ledger.jsonl
+	$(BIN)/suanwang ledger verify $(VENV)/demo-ledger.jsonl
 
 test: lint typecheck imports pytest ## the whole test suite: ruff, mypy, import contracts, pytest
 
@@ -49,12 +52,16 @@ bench: $(STAMP) ## run the benchmarks (JSON results in bench/results/)
 	$(BIN)/python bench/bench_energy.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_scheduler.py
+	$(BIN)/python bench/bench_market.py
 
 bench-scheduler: $(STAMP) ## benchmark the scheduler and its baselines (add ARGS=--full for 100k tasks)
 	$(BIN)/python bench/bench_scheduler.py $(ARGS)
 
 cities: $(STAMP) ## rebuild the shipped city table from Natural Earth in ../shared/data
 	$(BIN)/python scripts/build_cities.py --shared $(SHARED)
+
+bench-market: $(STAMP) ## benchmark clearing, quotes, the market run and ledger verification (ARGS=--full)
+	$(BIN)/python bench/bench_market.py $(ARGS)
 
 bench-network: $(STAMP) ## benchmark the network engine against networkx (a few minutes)
 	$(BIN)/python bench/bench_network.py
