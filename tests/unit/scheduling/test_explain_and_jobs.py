@@ -278,7 +278,7 @@ def test_a_pipeline_with_a_stage_nobody_can_run_says_which() -> None:
     nowhere = task("nowhere", cls="ai", units=1e9)
     job = place_pipeline(Pipeline(name="p", stages=(PREP, nowhere), transfer_gb=(1.0,)), builtin())
     assert not job.placed
-    assert job.reason.startswith("stage 2 (nowhere): resource-fit: needs 1e+09 units")
+    assert job.reason.startswith("stage 2 (nowhere): resource-fit: needs 1,000,000,000 units")
 
 
 def test_a_tiny_pipeline_by_hand() -> None:

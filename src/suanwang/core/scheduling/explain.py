@@ -14,7 +14,7 @@ from suanwang.core.base import Frozen
 from suanwang.core.scheduling.framework import Profile
 from suanwang.core.scheduling.groups import TaskGroups
 from suanwang.core.scheduling.scheduler import framework_for
-from suanwang.core.scheduling.snapshot import Snapshot
+from suanwang.core.scheduling.snapshot import CLASSES, Snapshot
 from suanwang.core.tasks import TaskSpec
 
 
@@ -69,7 +69,10 @@ def explain(task: TaskSpec, snap: Snapshot, profile: Profile | None = None) -> E
                 )
             )
         else:
-            p = int(pools[int(np.argmax(ev.failed_by[0, pools]))])
+            # The pool that got furthest through the filters explains the site; among equals,
+            # a pool of the task's class (a CPU pool failing on class says little).
+            same = snap.pool_class[pools] == CLASSES.index(task.demand.compute_class)
+            p = int(pools[int(np.argmax(2 * ev.failed_by[0, pools].astype(np.int64) + same))])
             reason = ev.reason(0, p)
             rejected[reason.split(":", 1)[0]] = rejected.get(reason.split(":", 1)[0], 0) + 1
             verdicts.append(SiteVerdict(site=sid, feasible=False, reason=reason))

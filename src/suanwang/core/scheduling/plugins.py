@@ -90,8 +90,8 @@ class ResourceFit:
                 f"{s.pool_model[pool]} devices hold {dev * s.pool_mem_per_device[pool]:.3g} GB"
             )
         return (
-            f"needs {ctx.groups.units[g]:.4g} units, {max(0.0, float(ctx.free[pool])):.4g} free "
-            f"in {s.pool_model[pool]}"
+            f"needs {_num(ctx.groups.units[g])} units, {_num(max(0.0, float(ctx.free[pool])))} "
+            f"free in {s.pool_model[pool]}"
         )
 
 
@@ -203,10 +203,10 @@ class BudgetFilter:
     def reason(self, state: CycleState, ctx: Context, row: int, pool: int) -> str:
         f, g = _facts(state), int(ctx.rows[row])
         return (
-            f"costs {f.cost_micros[row, pool] / 1e6:.2f} USD (compute "
-            f"{f.compute_micros[row, pool] / 1e6:.2f} + egress "
-            f"{f.egress_micros[row, pool] / 1e6:.2f})"
-            f", over the budget of {ctx.groups.budget_micros[g] / 1e6:.2f} USD"
+            f"costs {_usd(f.cost_micros[row, pool])} USD (compute "
+            f"{_usd(f.compute_micros[row, pool])} + egress "
+            f"{_usd(f.egress_micros[row, pool])})"
+            f", over the budget of {_usd(ctx.groups.budget_micros[g])} USD"
         )
 
 
@@ -286,7 +286,7 @@ class CapacityReserve:
         free: F64 = state.read(FREE)
         need = float(ctx.groups.units[int(ctx.rows[row])])
         if need > free[pool] + 1e-9:
-            why = f"{ctx.snap.pool_label(pool)}: needs {need:.4g} units, {free[pool]:.4g} free"
+            why = f"{ctx.snap.pool_label(pool)}: needs {_num(need)} units, {_num(free[pool])} free"
             return Status(Code.UNSCHEDULABLE, (why,), self.name)
         free[pool] -= need
         return Status.success(self.name)
@@ -385,3 +385,16 @@ def _gang(args: Mapping[str, Any]) -> GangPermit:
     if spread is not None and (not isinstance(spread, int | float) or not spread > 0):
         raise SuanwangError("plugin 'gang': max_spread_ms must be a positive number")
     return GangPermit(distinct, None if spread is None else float(spread))
+
+
+def _num(x: float) -> str:
+    """A quantity for a sentence: thousands separated, small ones to 4 significant digits."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def _usd(micros: float) -> str:
+    """Micro-units as units: cents, or up to six decimals below a cent (never "0.00")."""
+    units = float(micros) / 1e6
+    if abs(units) >= 0.01 or units == 0:
+        return f"{units:,.2f}"
+    return f"{units:.6f}".rstrip("0")
