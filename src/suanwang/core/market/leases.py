@@ -14,10 +14,12 @@ destroyed for it. Every close carries a typed :class:`CloseReason`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, field_serializer, field_validator
 
 from suanwang.core.base import Frozen, Identifier
 from suanwang.core.market.money import BPS
@@ -84,14 +86,21 @@ class RevenueSplit(Frozen):
 
     provider: Identifier
     provider_weight: int = Field(ge=0)
-    carriers: dict[str, int] = Field(default_factory=dict)
+    carriers: Mapping[str, int] = Field(
+        default_factory=dict, description="carrier -> weight (read-only once the split exists)"
+    )
     platform_fee_bps: int = Field(default=500, ge=0, le=BPS)
 
-    @model_validator(mode="after")
-    def _non_negative(self) -> RevenueSplit:
-        if any(w < 0 for w in self.carriers.values()):
+    @field_validator("carriers", mode="after")
+    @classmethod
+    def _read_only(cls, value: Mapping[str, int]) -> Mapping[str, int]:
+        if any(w < 0 for w in value.values()):
             raise ValueError("carrier weights must be >= 0")
-        return self
+        return MappingProxyType(dict(sorted(value.items())))
+
+    @field_serializer("carriers")
+    def _plain(self, value: Mapping[str, int]) -> dict[str, int]:
+        return dict(value)
 
     def weights(self, lease: str) -> dict[str, int]:
         """Pending account -> integer weight; a settlement is split exactly by these."""

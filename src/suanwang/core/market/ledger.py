@@ -32,6 +32,7 @@ from suanwang.core.market.errors import (
     IdempotencyConflictError,
     InsufficientFundsError,
     LedgerError,
+    UnbalancedError,
     UnknownAccountError,
     VoucherRuleError,
 )
@@ -363,6 +364,13 @@ class Ledger:
         return txn
 
     def _check(self, txn: Txn) -> dict[tuple[str, str | None], int]:
+        total = sum(e.amount for e in txn.entries)
+        if total != 0:  # also for a Txn built without validation (model_construct)
+            raise UnbalancedError(f"transaction {txn.key} is unbalanced: entries sum to {total}")
+        if len({e.account for e in txn.entries}) != len(txn.entries) or any(
+            e.amount == 0 for e in txn.entries
+        ):
+            raise LedgerError(f"transaction {txn.key} has a zero entry or two on one account")
         commitments: dict[tuple[str, str | None], int] = {}
         for e in txn.entries:
             acct = self._accounts.get(e.account)

@@ -122,7 +122,7 @@ class Meter:
         """Proven running seconds in ``[start, min(until, stop))``, less ``excluded`` spans.
 
         ``excluded`` holds half-open ``[a, b)`` spans (``b`` None: still open) that are never
-        billed, such as a pause for lack of funds.
+        billed, such as a pause for lack of funds; they may overlap.
         """
         return billable_seconds(self._beats, until, grace_s, start, stop, excluded)
 
@@ -151,8 +151,18 @@ def billable_seconds(
             else:
                 spans.append((a2, b2))
     total = sum(b - a for a, b in spans)
-    for ea, eb in excluded:
-        e_hi = hi if eb is None else eb
+    for ea, eb in _union((ea, hi if eb is None else eb) for ea, eb in excluded):
         for a, b in spans:
-            total -= max(0, min(b, e_hi) - max(a, ea))
+            total -= max(0, min(b, eb) - max(a, ea))
     return total
+
+
+def _union(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open spans merged so that none overlap (overlaps would be subtracted twice)."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out

@@ -200,8 +200,20 @@ class Market:
 
     # --- vouchers -------------------------------------------------------------------------------
 
-    def add_program(self, program: VoucherProgram, funding_micros: int, at: datetime) -> None:
-        """Register a voucher programme and fund its pool from its issuer."""
+    def add_program(
+        self, program: VoucherProgram, funding_micros: int, at: datetime, ref: str = "initial"
+    ) -> None:
+        """Register a voucher programme and fund its pool from its issuer.
+
+        ``ref`` names the funding (the idempotency key): repeating a call changes nothing; a
+        further funding needs a new ``ref``.
+
+        Raises:
+            MarketError: another programme with that id but different terms exists.
+        """
+        prior = self.programs.get(program.id)
+        if prior is not None and prior != program:
+            raise MarketError(f"voucher programme {program.id} already exists with other terms")
         self.programs[program.id] = program
         self.ledger.open(
             Account(id=pool_account(program.id), kind=AccountKind.VOUCHER_POOL, owner=program.id)
@@ -209,7 +221,7 @@ class Market:
         if funding_micros > 0:
             self.ledger.post(
                 txn(
-                    f"vfund:{program.id}:{funding_micros}",
+                    f"vfund:{program.id}:{ref}",
                     TxnKind.VOUCHER_FUND,
                     at,
                     {EXTERNAL_ACCOUNT: -funding_micros, pool_account(program.id): funding_micros},
@@ -289,44 +301,78 @@ class Market:
                 )
         return out
 
-    def _usable_voucher(self, tenant: str, cls: ComputeClass, at: datetime) -> Voucher | None:
-        best: Voucher | None = None
-        for v in self.vouchers.values():
-            if v.tenant != tenant or not v.covers(cls) or at >= v.expires_at:
-                continue
-            if self.ledger.balance(v.account) <= 0:
-                continue
-            if best is None or (v.expires_at, v.id) < (best.expires_at, best.id):
-                best = v  # spend the one that expires first
-        return best
-
     # --- funding ---------------------------------------------------------------------------------
+
+    def _usable_vouchers(self, tenant: str, cls: ComputeClass, at: datetime) -> list[Voucher]:
+        """The tenant's vouchers that may pay for ``cls`` at ``at``, soonest expiry first."""
+        return sorted(
+            (
+                v
+                for v in self.vouchers.values()
+                if v.tenant == tenant
+                and v.covers(cls)
+                and at < v.expires_at
+                and self.ledger.balance(v.account) > 0
+            ),
+            key=lambda v: (v.expires_at, v.id),
+        )
 
     def _sources(
         self, terms: LeaseTerms, amount: int, at: datetime
-    ) -> tuple[int, int, Voucher | None]:
-        """(cash, voucher, voucher used) to fund up to ``amount``: the voucher covers at most
-        its share of what is funded; cash is limited by balance and budget headroom."""
+    ) -> tuple[int, dict[Voucher, int]]:
+        """(cash, voucher -> part) to fund up to ``amount``.
+
+        Every usable voucher is drawn on (soonest expiry first), together covering at most the
+        largest of their shares of what is funded; cash is limited by the tenant's balance and
+        budget headroom. Using every source at once makes a repeated top-up find nothing new.
+        """
         cash_avail = self.balance(terms.tenant)
         room = self.ledger.headroom(terms.tenant, terms.project)
         if room is not None:
             cash_avail = min(cash_avail, max(room, 0))
-        v = self._usable_voucher(terms.tenant, terms.compute_class, at)
-        if v is None:
-            return min(amount, cash_avail), 0, None
-        v_left = self.ledger.balance(v.account)
-        share = v.share_bps
-        v_part = min(v_left, amount * share // BPS)
-        cash = min(amount - v_part, cash_avail)
-        if share < BPS:
-            v_part = min(v_part, cash * share // (BPS - share))
-        return cash, v_part, v
+        vouchers = self._usable_vouchers(terms.tenant, terms.compute_class, at)
+        if not vouchers:
+            return min(amount, cash_avail), {}
+        share = max(v.share_bps for v in vouchers)
+        parts: dict[Voucher, int] = {}
+        covered = 0
+        for v in vouchers:
+            take = min(self.ledger.balance(v.account), amount * v.share_bps // BPS - covered)
+            if take > 0:
+                parts[v] = take
+                covered += take
+        cash = min(amount - covered, cash_avail)
+        # When cash is short, shrink the voucher parts (latest first) until each voucher pays
+        # at most its own share of what is funded, and all together at most the largest share:
+        # part * BPS <= share * (cash + parts). Parts only shrink, so this ends.
+        changed = True
+        while changed:
+            changed = False
+            if share < BPS:
+                limit = cash * share // (BPS - share)
+                for v in reversed(list(parts)):
+                    over = sum(parts.values()) - limit
+                    if over <= 0:
+                        break
+                    cut = min(over, parts[v])
+                    parts[v] -= cut
+                    changed = changed or cut > 0
+            for v in reversed(list(parts)):
+                if v.share_bps >= BPS:
+                    continue
+                others = cash + sum(parts.values()) - parts[v]
+                cap = v.share_bps * others // (BPS - v.share_bps)
+                if parts[v] > cap:
+                    parts[v] = cap
+                    changed = True
+        return cash, {v: p for v, p in parts.items() if p > 0}
 
     def _fund(
         self, lease: Lease, amount: int, at: datetime, kind: TxnKind, key: str, require: bool
     ) -> int:
         terms = lease.terms
-        cash, v_part, v = self._sources(terms, amount, at)
+        cash, vparts = self._sources(terms, amount, at)
+        v_part = sum(vparts.values())
         if require and cash + v_part < amount:
             room = self.ledger.headroom(terms.tenant, terms.project)
             if room is not None and room < amount - v_part:
@@ -341,10 +387,10 @@ class Market:
         if cash > 0:
             legs[tenant_account(terms.tenant)] = -cash
             legs[escrow_account(terms.id, "cash")] = cash
-        if v is not None and v_part > 0:
+        for v, part in vparts.items():
             self._open_escrow(terms, v.id)
-            legs[v.account] = -v_part
-            legs[escrow_account(terms.id, v.id)] = v_part
+            legs[v.account] = -part
+            legs[escrow_account(terms.id, v.id)] = part
         if not legs:
             return 0
         self.ledger.post(
@@ -372,10 +418,17 @@ class Market:
             for a in self.ledger.lease_accounts(lease, AccountKind.ESCROW)
         }
 
+    def _weights(self, lease: Lease) -> dict[str, int]:
+        """The split weights as the ledger registered them when the lease opened (I13)."""
+        record = self.ledger.lease(lease.id)
+        if record is None:  # pragma: no cover - open_lease always registers it
+            raise MarketError(f"lease {lease.id} has no snapshot in the ledger")
+        return dict(record.weights)
+
     def _pending(self, lease: Lease) -> dict[str, int]:
         return {
             acct: self.ledger.balance(acct)
-            for acct in lease.terms.split.weights(lease.id)
+            for acct in self._weights(lease)
             if acct != PLATFORM_ACCOUNT
         }
 
@@ -399,8 +452,8 @@ class Market:
                 f"lease {terms.id} is priced in {terms.currency}; this market settles in "
                 f"{self.config.currency}"
             )
-        cash, v_part, _ = self._sources(terms, terms.prepay_micros, terms.created_at)
-        if cash + v_part < terms.prepay_micros:
+        cash, vparts = self._sources(terms, terms.prepay_micros, terms.created_at)
+        if cash + sum(vparts.values()) < terms.prepay_micros:
             probe = Lease(terms=terms)
             self._fund(probe, terms.prepay_micros, terms.created_at, TxnKind.FUND_LEASE, "-", True)
         weights = terms.split.weights(terms.id)
@@ -450,14 +503,19 @@ class Market:
         within the start timeout confirms the lease running."""
         lease = self.lease(event.lease)
         fresh = self.meters[lease.id].ingest(event)
-        if fresh and lease.state is LeaseState.PENDING_START:
-            t = epoch_s(event.time)
-            deadline = epoch_s(lease.terms.created_at) + lease.terms.start_timeout_s
-            if t <= deadline:
-                lease.state = LeaseState.ACTIVE
-                lease.running_confirmed_at = max(t, epoch_s(lease.terms.created_at))
-                lease.settled_until = max(lease.settled_until, lease.running_confirmed_at)
-        return fresh
+        if not fresh:
+            return False
+        t = max(epoch_s(event.time), epoch_s(lease.terms.created_at))
+        deadline = epoch_s(lease.terms.created_at) + lease.terms.start_timeout_s
+        if lease.state is LeaseState.PENDING_START and t <= deadline:
+            lease.state = LeaseState.ACTIVE
+            lease.running_confirmed_at = t
+            lease.settled_until = max(lease.settled_until, t)
+        elif lease.running_confirmed_at is not None and t < lease.running_confirmed_at:
+            # An earlier heartbeat delivered late: the work was confirmed running earlier, and
+            # the time it proves is booked as a correction at the next settlement.
+            lease.running_confirmed_at = t
+        return True
 
     def check_start(self, lease_id: str, now: datetime) -> bool:
         """Fail a lease that has not started within its timeout (full refund). True if it did."""
@@ -468,7 +526,7 @@ class Market:
         lease.state = LeaseState.FAILED_START
         lease.close_reason = CloseReason.START_TIMEOUT
         lease.closed_at = deadline
-        self._refund(lease, from_epoch_s(max(deadline, epoch_s(now))))
+        self._refund(lease, max(now, from_epoch_s(deadline)))
         return True
 
     def settle(self, lease_id: str, now: datetime) -> Statement | None:
@@ -501,7 +559,8 @@ class Market:
 
         secs_before = seconds(lease.settled_until)
         secs_now = seconds(t)
-        if secs_now == lease.seconds_cum and t == lease.settled_until and lease.owed_micros == 0:
+        moved = secs_now != lease.seconds_cum or t != lease.settled_until
+        if not moved and lease.owed_micros == 0:
             return None
         due_before = rate_cumulative(
             secs_before * terms.units_milli, terms.price_micros_per_unit_hour
@@ -517,17 +576,20 @@ class Market:
                 buffer = (
                     terms.units_milli * terms.price_micros_per_unit_hour * self.config.top_up_hours
                 ) // MILLI
-            lease.topups += 1
-            self._fund(
+            funded = self._fund(
                 lease,
                 owed - escrow + buffer,
                 now,
                 TxnKind.TOP_UP,
-                f"topup:{lease_id}:{lease.topups}",
+                f"topup:{lease_id}:{lease.topups + 1}",
                 False,
             )
-            escrow = sum(self._escrow(lease_id).values())
+            if funded:
+                lease.topups += 1
+                escrow = sum(self._escrow(lease_id).values())
         pay = min(owed, escrow)
+        if not moved and pay == 0:
+            return None  # still short of money and nothing new: no statement, nothing written
         key = None
         if pay > 0:
             key = f"settle:{lease_id}:{seq}"
@@ -555,8 +617,10 @@ class Market:
             lease.state = LeaseState.PAUSED_FUNDS
             lease.paused.append((t, None))
         elif lease.state is LeaseState.PAUSED_FUNDS and lease.owed_micros == 0:
+            # The pause ends when the money arrives (now), not at the last heartbeat known:
+            # heartbeats of the paused period that arrive later must not bill it.
             a, _ = lease.paused[-1]
-            lease.paused[-1] = (a, t)
+            lease.paused[-1] = (a, max(a, now_s))
             lease.state = LeaseState.ACTIVE
         return statement
 
@@ -569,7 +633,7 @@ class Market:
                 draw[acct] -= over
                 other = next(a for a in escrow if a != acct and escrow[a] - draw[a] >= over)
                 draw[other] += over
-        parts = split_exact(pay, lease.terms.split.weights(lease.id))
+        parts = split_exact(pay, self._weights(lease))
         legs = {a: -v for a, v in draw.items()}
         for acct, v in parts.items():
             legs[acct] = legs.get(acct, 0) + v
@@ -589,17 +653,21 @@ class Market:
         if not lease.live:
             return lease
         at_s = epoch_s(at)
+        if lease.state is LeaseState.PENDING_START and self.check_start(lease_id, at):
+            return lease  # it had already failed to start: that is its reason
         if lease.state is LeaseState.PENDING_START:
             lease.state = LeaseState.CLOSED
             lease.close_reason = reason
             lease.closed_at = at_s
             self._refund(lease, at)
             return lease
-        lease.closed_at = max(at_s, lease.settled_until)
+        # The close is dated by the caller's clock, never by a heartbeat's (an agent's clock
+        # may run fast); nothing after it is billed.
+        lease.closed_at = at_s
         if lease.state is LeaseState.PAUSED_FUNDS:
             a, _ = lease.paused[-1]
-            lease.paused[-1] = (a, lease.closed_at)
-        when = max(at, from_epoch_s(lease.closed_at))
+            lease.paused[-1] = (a, max(a, at_s))
+        when = at
         self.settle(lease_id, when)
         lease.state = LeaseState.CLOSED
         lease.close_reason = reason
@@ -631,7 +699,7 @@ class Market:
         if credit <= 0:
             return
         take = split_exact(credit, pending)
-        back = split_exact(credit, self._funded_by_source(lease))
+        back = self._back_to_sources(lease, credit)
         legs = {a: -v for a, v in take.items()}
         for a, v in back.items():
             legs[a] = legs.get(a, 0) + v
@@ -646,15 +714,36 @@ class Market:
         )
         lease.credited_micros += credit
 
-    def _funded_by_source(self, lease: Lease) -> dict[str, int]:
-        """Escrow account -> money funded into it (for returning money pro rata)."""
-        funded: dict[str, int] = {}
+    def _returnable(self, lease: Lease) -> dict[str, int]:
+        """Escrow account -> what its source paid for usage and has not had back yet.
+
+        Money handed back (an SLA credit, a dispute ruled for the buyer) returns to the sources
+        that paid, pro rata and never more than each paid, so voucher money comes back as
+        voucher money and a voucher never ends above its grant.
+        """
+        out: dict[str, int] = {}
         for t in self.ledger.txns_for_lease(lease.id):
-            if t.kind in (TxnKind.FUND_LEASE, TxnKind.TOP_UP):
-                for e in t.entries:
-                    if e.amount > 0:
-                        funded[e.account] = funded.get(e.account, 0) + e.amount
-        return funded or {escrow_account(lease.id, "cash"): 1}
+            if t.kind not in (
+                TxnKind.USAGE_SETTLEMENT,
+                TxnKind.SLA_CREDIT,
+                TxnKind.DISPUTE_RESOLVE,
+            ):
+                continue
+            for e in t.entries:
+                if e.account.startswith("escrow:"):
+                    # a settlement debits escrow (paid: +), a return credits it (returned: -)
+                    out[e.account] = out.get(e.account, 0) - e.amount
+        return {k: v for k, v in out.items() if v > 0}
+
+    def _back_to_sources(self, lease: Lease, amount: int) -> dict[str, int]:
+        """``amount`` split over the lease's escrows by what each may still get back."""
+        weights = self._returnable(lease)
+        if amount > sum(weights.values()):
+            raise MarketError(
+                f"cannot return {amount} micros to lease {lease.id}'s payers: they paid "
+                f"{sum(weights.values())} net of earlier returns"
+            )
+        return {k: v for k, v in split_exact(amount, weights).items() if v}
 
     def _refund(self, lease: Lease, at: datetime) -> None:
         legs: dict[str, int] = {}
@@ -780,7 +869,7 @@ class Market:
         parts = split_exact(d.amount_micros, {"buyer": buyer_bps, "provider": BPS - buyer_bps})
         legs: dict[str, int] = {d.account: -d.amount_micros}
         if parts["buyer"]:
-            for a, v in split_exact(parts["buyer"], self._funded_by_source(lease)).items():
+            for a, v in self._back_to_sources(lease, parts["buyer"]).items():
                 legs[a] = legs.get(a, 0) + v
         if parts["provider"]:
             for a, v in split_exact(parts["provider"], d.held).items():

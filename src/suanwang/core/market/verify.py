@@ -92,7 +92,9 @@ def verify(records: Iterable[Mapping[str, Any]]) -> list[Violation]:
     out: list[Violation] = []
     st = _State()
     saw_header = False
+    n_records = 0
     for n, raw in enumerate(records, start=1):
+        n_records = n
         kind = raw.get("type") if isinstance(raw, Mapping) else None
         if n == 1:
             if kind != "header" or not isinstance(raw.get("currency"), str):
@@ -120,6 +122,8 @@ def verify(records: Iterable[Mapping[str, Any]]) -> list[Violation]:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "(record)"
             out.append(Violation(code="schema", record=n, message=f"{kind}: {where}: {err['msg']}"))
+    if n_records == 0:
+        out.append(Violation(code="header", record=1, message="the ledger is empty: no header"))
     total = sum(st.balances.values())
     if saw_header and total != 0:
         out.append(
