@@ -10,7 +10,6 @@ replay archive); ``replay`` re-runs such an archive and says whether it reproduc
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from suanwang.cli.output import JsonOption, console, emit_json, err_console, fail
+from suanwang.cli.output import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    field_errors,
+    read_text,
+)
 from suanwang.core.market.auction import (
     ARCHIVE_FORMAT,
     REFERENCE_PRICES,
@@ -87,27 +94,6 @@ class OrderBook:
     references: dict[str, int] = field(default_factory=dict)
 
 
-def _read_text(path: Path) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        fail(f"{path}: no such file")
-    except IsADirectoryError:
-        fail(f"{path}: is a folder, not a file")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{path}: cannot read ({exc})")
-
-
-def _field_errors(exc: ValidationError, prefix: str) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in (prefix, *err["loc"]))
-        out.append(f"{loc}: {str(err['msg']).removeprefix('Value error, ')}")
-    return out
-
-
 def _parse_line(obj: Any) -> tuple[str, BaseModel | None, list[str]]:
     """One decoded line as ``(kind, item, problems)``."""
     if not isinstance(obj, dict):
@@ -119,7 +105,7 @@ def _parse_line(obj: Any) -> tuple[str, BaseModel | None, list[str]]:
     try:
         return kind, _KINDS[kind].model_validate(obj[kind]), []
     except ValidationError as exc:
-        return kind, None, _field_errors(exc, kind)
+        return kind, None, field_errors(exc, kind)
 
 
 def read_order_book(path: Path) -> OrderBook:
@@ -129,7 +115,7 @@ def read_order_book(path: Path) -> OrderBook:
     Order ids must be unique over the whole file (bids and asks alike) and a product has at
     most one reference line. Blank lines and lines starting with ``#`` are skipped.
     """
-    text = _read_text(path)
+    text = read_text(path)
     book = OrderBook(name="stdin" if str(path) == "-" else path.name)
     problems: list[str] = []
     id_line: dict[str, int] = {}
@@ -293,7 +279,7 @@ def replay_cmd(
     json_out: bool = JsonOption,
 ) -> None:
     """Re-run a clearing archive and check it reproduces itself (see :data:`REPLAY_HELP`)."""
-    text = _read_text(archive)
+    text = read_text(archive)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

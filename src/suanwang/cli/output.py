@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.text import Text
 
@@ -39,3 +41,27 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print ``error: message`` to stderr and exit with ``code`` (no traceback)."""
     err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def read_text(path: Path) -> str:
+    """The text of ``path`` (``-``: stdin); an unreadable file is a clear failure (exit 2)."""
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    except IsADirectoryError:
+        fail(f"{path}: is a folder, not a file")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read ({exc})")
+
+
+def field_errors(exc: ValidationError, prefix: str) -> list[str]:
+    """Each validation error as ``field.path: message`` (under ``prefix``, if any)."""
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in ([prefix] if prefix else []) + list(err["loc"]))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        out.append(f"{loc or '(line)'}: {msg}")
+    return out

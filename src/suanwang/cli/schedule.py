@@ -10,7 +10,6 @@ the default start is the current UTC hour.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -25,7 +24,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from suanwang.cli.output import JsonOption, console, err_console, fail, to_jsonable
+from suanwang.cli.output import (
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    field_errors,
+    read_text,
+    to_jsonable,
+)
 from suanwang.cli.worldfile import WorldOption, load_world, remember_world
 from suanwang.core.energy.clock import epoch_hour, hour_start
 from suanwang.core.energy.forecast import FORECASTER_SPECS, Forecaster, parse_forecaster
@@ -113,28 +120,6 @@ class TaskFile:
                 yield line, t
 
 
-def _read_text(path: Path) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        fail(f"{path}: no such file")
-    except IsADirectoryError:
-        fail(f"{path}: is a folder, not a file")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{path}: cannot read ({exc})")
-
-
-def _field_errors(exc: ValidationError, prefix: str) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in ([prefix] if prefix else []) + list(err["loc"]))
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        out.append(f"{loc or '(line)'}: {msg}")
-    return out
-
-
 def _parse_line(obj: Any) -> tuple[TaskSpec | Pipeline | Gang | None, list[str]]:
     """One decoded line as a task or a job, or the problems with it."""
     if not isinstance(obj, dict):
@@ -153,7 +138,7 @@ def _parse_line(obj: Any) -> tuple[TaskSpec | Pipeline | Gang | None, list[str]]
         return kind.model_validate(obj), []
     except ValidationError as exc:
         prefix = "" if kind is None else ("pipeline" if kind is Pipeline else "gang")
-        return None, _field_errors(exc, prefix)
+        return None, field_errors(exc, prefix)
 
 
 def _check_task(task: TaskSpec, world: World, site_ids: frozenset[str]) -> list[str]:
@@ -175,7 +160,7 @@ def _check_task(task: TaskSpec, world: World, site_ids: frozenset[str]) -> list[
 def read_task_file(path: Path, world: World) -> TaskFile:
     """Every line of ``path`` as a task or a job; every problem is reported together (exit 2),
     each with its line number and field path, and nothing is returned then."""
-    text = _read_text(path)
+    text = read_text(path)
     name = "stdin" if str(path) == "-" else path.name
     out = TaskFile(name=name)
     problems: list[str] = []
@@ -574,7 +559,7 @@ def _print_jobs(jobs: list[dict[str, Any]]) -> None:
 # --- why-not --------------------------------------------------------------------------------------
 def _single_task(path: Path, world: World) -> TaskSpec:
     """The one task a JSON (or one-line JSONL) file holds."""
-    text = _read_text(path)
+    text = read_text(path)
     try:
         obj = json.loads(text)
     except json.JSONDecodeError:
