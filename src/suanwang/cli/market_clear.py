@@ -27,6 +27,7 @@ from suanwang.cli.output import (
     err_console,
     fail,
     field_errors,
+    json_lines,
     read_text,
 )
 from suanwang.core.market.auction import (
@@ -120,13 +121,9 @@ def read_order_book(path: Path) -> OrderBook:
     problems: list[str] = []
     id_line: dict[str, int] = {}
     ref_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {number}: not JSON ({exc.msg}, column {exc.colno})")
+    for number, obj, bad in json_lines(text):
+        if bad is not None:
+            problems.append(bad)
             continue
         kind, item, errors = _parse_line(obj)
         problems += [f"line {number}: {e}" for e in errors]

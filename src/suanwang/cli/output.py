@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -65,3 +66,18 @@ def field_errors(exc: ValidationError, prefix: str) -> list[str]:
         msg = str(err["msg"]).removeprefix("Value error, ")
         out.append(f"{loc or '(line)'}: {msg}")
     return out
+
+
+def json_lines(text: str) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line number, object, problem)`` for each JSON Lines record in ``text``.
+
+    Blank lines and lines starting with ``#`` are skipped; a line that is not JSON gives
+    ``(number, None, "line N: not JSON (...)")``.
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            yield number, json.loads(line), None
+        except json.JSONDecodeError as exc:
+            yield number, None, f"line {number}: not JSON ({exc.msg}, column {exc.colno})"

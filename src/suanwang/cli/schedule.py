@@ -30,6 +30,7 @@ from suanwang.cli.output import (
     err_console,
     fail,
     field_errors,
+    json_lines,
     read_text,
     to_jsonable,
 )
@@ -167,13 +168,9 @@ def read_task_file(path: Path, world: World) -> TaskFile:
     site_ids = frozenset(s.id for s in world.sites)
     first_line: dict[str, int] = {}
     job_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {number}: not JSON ({exc.msg}, column {exc.colno})")
+    for number, obj, bad in json_lines(text):
+        if bad is not None:
+            problems.append(bad)
             continue
         item, errors = _parse_line(obj)
         problems += [f"line {number}: {e}" for e in errors]
