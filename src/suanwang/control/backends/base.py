@@ -1,0 +1,140 @@
+"""What every execution backend offers the runtime: submit, poll, cancel, by dispatch key.
+
+The contract every backend keeps:
+
+* **Idempotent submission.** ``submit(job)`` starts at most one job per ``job.key``, ever:
+  calling it again with the same key (after a crash of the control plane, say) returns the
+  existing job's handle and starts nothing. The key is the dispatch key the engine made
+  (``<namespace>.<task>.<attempt>``, characters ``[A-Za-z0-9._-]``).
+* **Jobs outlive the control plane.** A job keeps running when the process that submitted it
+  dies; a new backend object for the same configuration sees it again in ``poll``.
+* **poll() reports every job in the backend's namespace** that it still knows of, so that a
+  restarted runtime can reconcile: jobs it does not expect are cancelled (fenced), jobs it
+  expects that are missing are declared lost.
+* **cancel(key) is idempotent** and never raises for an unknown or finished job.
+* Errors talking to the engine raise :class:`BackendError` (the runtime counts them and treats
+  the backend's sites as silent for that tick).
+
+Capabilities are data (:class:`Capabilities`), so the scheduler and the docs can read them.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from pydantic import Field, field_validator
+
+from suanwang.core.base import Frozen
+from suanwang.core.errors import SuanwangError
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+class BackendError(SuanwangError):
+    """The backend's engine could not be reached or refused a request."""
+
+
+class JobState(StrEnum):
+    """A job as its backend sees it."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class Capabilities(Frozen):
+    """What a backend can do, declared as data."""
+
+    kind: str = Field(description="local, slurm, ray or sim")
+    executes: bool = Field(description="runs the task's command for real (False: simulated)")
+    resource_limits: bool = Field(description="enforces the job's CPU and memory limits")
+    cancel: bool = True
+    checkpoint_dir: bool = Field(
+        default=False, description="gives the job a directory that survives its attempts"
+    )
+    survives_control_plane: bool = Field(
+        default=True, description="jobs keep running when the control plane dies"
+    )
+    max_cpus: float = Field(default=1.0, gt=0)
+    max_memory_mb: int = Field(default=1024, gt=0)
+    time_scale: float = Field(default=1.0, gt=0, description="task hours per real hour")
+
+
+class JobSpec(Frozen):
+    """One attempt of one task, as a backend runs it."""
+
+    key: str = Field(description="dispatch key; at most one job per key, ever")
+    task: str
+    attempt: int = Field(ge=1)
+    site: str
+    command: tuple[str, ...] = Field(
+        default=(), description="argv; empty runs nothing and succeeds at once"
+    )
+    env: dict[str, str] = Field(default_factory=dict)
+    cpus: float = Field(default=1.0, gt=0)
+    memory_mb: int = Field(default=512, gt=0)
+    time_limit_s: int = Field(default=3600, gt=0)
+    checkpoint_dir: str | None = Field(
+        default=None, description="directory shared by every attempt of the task"
+    )
+    sim_seconds: float = Field(
+        default=0.0, ge=0, description="how long a simulated run takes, in real seconds"
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _key_chars(cls, value: str) -> str:
+        if not KEY_PATTERN.match(value):
+            raise ValueError("a dispatch key uses only letters, digits, '.', '_' and '-'")
+        return value
+
+
+class JobStatus(Frozen):
+    """What the backend knows of one job."""
+
+    key: str
+    state: JobState
+    exit_code: int | None = None
+    message: str = ""
+    checkpoint: str | None = Field(
+        default=None, description="the job's latest checkpoint reference, if it wrote one"
+    )
+
+
+class Poll(Frozen):
+    """One look at a backend: its jobs and which of its sites answered."""
+
+    jobs: dict[str, JobStatus] = Field(default_factory=dict)
+    sites_alive: frozenset[str] = frozenset()
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """An execution engine behind one or more sites (see the module docstring)."""
+
+    name: str
+    capabilities: Capabilities
+
+    def submit(self, job: JobSpec) -> str:
+        """Start ``job`` unless a job with its key exists; return the engine's handle."""
+        ...
+
+    def poll(self) -> Poll:
+        """Every job in this backend's namespace and the sites that answered."""
+        ...
+
+    def cancel(self, key: str) -> None:
+        """Stop the job with ``key`` if it runs; never raises for unknown or finished jobs."""
+        ...
+
+    def close(self) -> None:
+        """Release clients and connections (jobs keep running)."""
+        ...
