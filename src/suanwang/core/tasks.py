@@ -84,6 +84,22 @@ class DataInput(Frozen):
     size_gb: float = Field(ge=0.0)
 
 
+class RunSpec(Frozen):
+    """What to execute when the task runs on a backend that executes (local, Slurm, Ray).
+
+    ``command`` is an argv (no shell); empty runs nothing. ``checkpoint``: the task saves its
+    progress in ``$SUANWANG_CHECKPOINT_DIR`` (and may write a short reference to a file named
+    ``CHECKPOINT`` there); a rescheduled attempt gets the same directory and resumes. A
+    simulated backend ignores the command and takes ``duration_hours`` at its time scale.
+    """
+
+    command: tuple[str, ...] = Field(default=(), max_length=1000)
+    cpus: float = Field(default=1.0, gt=0.0, le=1024.0)
+    memory_mb: int = Field(default=512, gt=0, le=16 * 1024 * 1024)
+    time_limit_s: int | None = Field(default=None, gt=0, description="default: 2x estimate")
+    checkpoint: bool = False
+
+
 class TaskSpec(Frozen):
     """A task as submitted.
 
@@ -109,6 +125,7 @@ class TaskSpec(Frozen):
     forbidden_transit: tuple[ISO2, ...] = ()
     deferrable: bool = False
     interruptible: bool = False
+    run: RunSpec | None = Field(default=None, description="what executing backends run")
 
     @field_validator("deadline")
     @classmethod

@@ -414,6 +414,11 @@ class Ledger:
         """Every account's balance (a copy)."""
         return dict(self._balances)
 
+    @property
+    def txn_count(self) -> int:
+        """How many transactions are posted."""
+        return len(self._txns)
+
     def txns(self) -> list[Txn]:
         """Posted transactions in order (a copy)."""
         return list(self._txns)

@@ -1,0 +1,97 @@
+"""The market behind a journal: every call is recorded so a restart rebuilds it exactly.
+
+:class:`~suanwang.core.market.settlement.Market` is pure and deterministic, so replaying the
+same calls in the same order gives the same ledger, leases and meters. The runtime writes the
+journal entries in the same transaction as the engine events that caused them; on restart
+:meth:`MarketJournal.replay` rebuilds the market, and the rebuilt ledger's records must match
+the ``ledger_records`` stored (the runtime checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from suanwang.core.market.errors import MarketError
+from suanwang.core.market.leases import CloseReason, LeaseTerms
+from suanwang.core.market.ledger import Record
+from suanwang.core.market.metering import UsageEvent
+from suanwang.core.market.settlement import Market, MarketConfig
+from suanwang.core.market.vouchers import TenantProfile
+
+
+class MarketJournal:
+    """A market plus the list of calls not yet written to the store (``pending``)."""
+
+    def __init__(self, config: MarketConfig) -> None:
+        self.market = Market(config)
+        self.pending: list[dict[str, Any]] = []
+        self.written_records = 0
+
+    # --- the calls -----------------------------------------------------------------------
+    def add_tenant(self, profile: TenantProfile) -> None:
+        self._do({"op": "add_tenant", "profile": profile.model_dump(mode="json")})
+
+    def deposit(self, tenant: str, amount: int, ref: str, at: datetime) -> None:
+        self._do(
+            {"op": "deposit", "tenant": tenant, "amount": amount, "ref": ref, "at": at.isoformat()}
+        )
+
+    def open_lease(self, terms: LeaseTerms) -> None:
+        """Raises MarketError (insufficient funds, budget) with nothing changed."""
+        self._do({"op": "open_lease", "terms": terms.model_dump(mode="json")})
+
+    def ingest(self, event: UsageEvent) -> None:
+        self._do({"op": "ingest", "event": event.model_dump(mode="json")})
+
+    def settle(self, lease: str, at: datetime) -> None:
+        self._do({"op": "settle", "lease": lease, "at": at.isoformat()})
+
+    def close(self, lease: str, reason: CloseReason, at: datetime) -> None:
+        self._do({"op": "close", "lease": lease, "reason": reason.value, "at": at.isoformat()})
+
+    # --- journal -------------------------------------------------------------------------
+    def _do(self, body: dict[str, Any]) -> None:
+        apply(self.market, body)  # raises before anything is recorded
+        self.pending.append(body)
+
+    def take_pending(self) -> list[dict[str, Any]]:
+        out, self.pending = self.pending, []
+        return out
+
+    def new_records(self) -> list[Record]:
+        """Ledger records not yet written to the store (and marks them written)."""
+        records = list(self.market.ledger.records())
+        fresh = records[self.written_records :]
+        self.written_records = len(records)
+        return fresh
+
+    @classmethod
+    def replay(cls, config: MarketConfig, ops: Iterable[dict[str, Any]]) -> MarketJournal:
+        journal = cls(config)
+        for body in ops:
+            apply(journal.market, body)
+        journal.written_records = len(list(journal.market.ledger.records()))
+        return journal
+
+
+def apply(market: Market, body: dict[str, Any]) -> None:
+    """Carry out one journal entry on ``market``."""
+    op = body["op"]
+    if op == "add_tenant":
+        market.add_tenant(TenantProfile.model_validate(body["profile"]))
+    elif op == "deposit":
+        market.deposit(
+            body["tenant"], int(body["amount"]), body["ref"], datetime.fromisoformat(body["at"])
+        )
+    elif op == "open_lease":
+        market.open_lease(LeaseTerms.model_validate(body["terms"]))
+    elif op == "ingest":
+        market.ingest(UsageEvent.model_validate(body["event"]))
+    elif op == "settle":
+        market.settle(body["lease"], datetime.fromisoformat(body["at"]))
+    elif op == "close":
+        market.close(body["lease"], CloseReason(body["reason"]), datetime.fromisoformat(body["at"]))
+    else:
+        raise MarketError(f"unknown market journal entry {op!r}")

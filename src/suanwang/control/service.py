@@ -1,0 +1,263 @@
+"""The service layer: what users, operators and (later) the HTTP API ask of the control plane.
+
+Every request is validated here and written to the store's inbox in one transaction; the
+runtime takes it on its next tick. Reads come from the store, so the service works from any
+process while the runtime runs in another. Requests are idempotent by ``request_id`` (the
+inbox's stimulus id): sending the same request twice queues it once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from suanwang.control.store import Store
+from suanwang.control.store.schema import CutRow, EventRow, InboxRow, SiteRow, TaskRow
+from suanwang.core.base import Frozen
+from suanwang.core.engine import Engine, Event, StoryLine, TaskState
+from suanwang.core.errors import SuanwangError, UnknownIdError
+from suanwang.core.network.failures import FailureSpec
+from suanwang.core.tasks import TaskSpec
+
+
+class TaskView(Frozen):
+    """A task as the service shows it."""
+
+    id: str
+    name: str
+    tenant: str
+    state: str
+    attempt: int
+    site: str | None
+    pool: int | None
+    reason: str
+    submitted_at: datetime | None
+    updated_at: datetime | None
+
+
+def new_task_id() -> str:
+    return f"t-{uuid.uuid4().hex[:16]}"
+
+
+class ControlService:
+    """Requests in through the inbox, answers out of the store (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ids: Callable[[], str] = new_task_id,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+
+    # --- requests ---------------------------------------------------------------------------
+    def submit(self, spec: TaskSpec, *, request_id: str | None = None) -> str:
+        """Queue one task; its id."""
+        return self.submit_many([spec], request_ids=[request_id] if request_id else None)[0]
+
+    def submit_many(
+        self, specs: Sequence[TaskSpec], *, request_ids: Sequence[str] | None = None
+    ) -> list[str]:
+        """Queue tasks in one transaction (all or none); their ids, in order.
+
+        A request id already used returns the task id it created and queues nothing new.
+        """
+        if request_ids is not None and len(request_ids) != len(specs):
+            raise SuanwangError("give one request id per task")
+        now = self.clock()
+        ids: list[str] = []
+        rows: list[InboxRow] = []
+        known: dict[str, str] = {}
+        if request_ids:
+            with self.store.sessions() as s:
+                known = {
+                    sid: task
+                    for sid, task in s.execute(
+                        select(InboxRow.stimulus_id, InboxRow.task).where(
+                            InboxRow.stimulus_id.in_([f"submit:{r}" for r in request_ids])
+                        )
+                    ).all()
+                    if task is not None
+                }
+        for i, spec in enumerate(specs):
+            sid_key = f"submit:{request_ids[i]}" if request_ids else None
+            if sid_key is not None and sid_key in known:
+                ids.append(known[sid_key])
+                continue
+            task = self.ids()
+            ids.append(task)
+            rows.append(
+                InboxRow(
+                    stimulus_id=sid_key or f"submit:{task}",
+                    kind="submit",
+                    task=task,
+                    body={"spec": spec.model_dump(mode="json")},
+                    at=now,
+                    taken=False,
+                )
+            )
+        self._write(rows)
+        return ids
+
+    def cancel(self, task: str, *, request_id: str | None = None) -> None:
+        """Ask the runtime to cancel a task (idempotent; a finished task stays as it is).
+
+        Raises:
+            UnknownIdError: no such task.
+        """
+        self.get(task)
+        self._request("cancel", {"task": task}, request_id, task=task)
+
+    def cut(self, failure: FailureSpec, *, request_id: str | None = None) -> str:
+        """Declare links, cables or corridors cut; the failure's key (to restore it)."""
+        self._request("cut", {"spec": failure.model_dump(mode="json")}, request_id)
+        return failure.key
+
+    def restore(self, key: str, *, request_id: str | None = None) -> None:
+        """Bring back a failure by its key.
+
+        Raises:
+            UnknownIdError: no such failure is declared (nor queued).
+        """
+        with self.store.sessions() as s:
+            known = set(s.execute(select(CutRow.key)).scalars())
+            queued = [
+                FailureSpec.model_validate(b["spec"]).key
+                for b in s.execute(
+                    select(InboxRow.body).where(InboxRow.kind == "cut", InboxRow.taken.is_(False))
+                ).scalars()
+            ]
+        if key not in known and key not in queued:
+            raise UnknownIdError("cut", key, sorted(known | set(queued)))
+        self._request("restore", {"key": key}, request_id)
+
+    def site_down(self, site: str, *, request_id: str | None = None) -> None:
+        """Declare a site failed: its attempts are moved elsewhere."""
+        self._request("site_down", {"site": site}, request_id)
+
+    def site_up(self, site: str, *, request_id: str | None = None) -> None:
+        self._request("site_up", {"site": site}, request_id)
+
+    def _request(
+        self, kind: str, body: dict[str, Any], request_id: str | None, *, task: str | None = None
+    ) -> None:
+        sid = f"{kind}:{request_id}" if request_id else f"{kind}:{uuid.uuid4().hex}"
+        row = InboxRow(stimulus_id=sid, kind=kind, task=task, body=body, at=self.clock())
+        row.taken = False
+        try:
+            self._write([row])
+        except IntegrityError:
+            return  # the same request id again: already queued
+
+    def _write(self, rows: Iterable[InboxRow]) -> None:
+        with self.store.transaction() as s:
+            s.add_all(list(rows))
+
+    # --- reads ------------------------------------------------------------------------------
+    def get(self, task: str) -> TaskView:
+        """A task by id (submitted ones not yet taken by the runtime show as submitted).
+
+        Raises:
+            UnknownIdError: no such task.
+        """
+        with self.store.sessions() as s:
+            row = s.get(TaskRow, task)
+            if row is not None:
+                return _view(row)
+            inbox = s.execute(
+                select(InboxRow).where(InboxRow.kind == "submit", InboxRow.task == task)
+            ).scalar_one_or_none()
+        if inbox is None:
+            raise UnknownIdError("task", task, [])
+        spec = TaskSpec.model_validate(inbox.body["spec"])
+        return TaskView(
+            id=task,
+            name=spec.name,
+            tenant=spec.tenant,
+            state=TaskState.SUBMITTED.value,
+            attempt=1,
+            site=None,
+            pool=None,
+            reason="waiting for the runtime to take it",
+            submitted_at=inbox.at,
+            updated_at=inbox.at,
+        )
+
+    def list(
+        self,
+        *,
+        state: TaskState | None = None,
+        tenant: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TaskView]:
+        """Tasks the runtime has taken, newest first, filtered and paged."""
+        q = select(TaskRow).order_by(TaskRow.submitted_at.desc(), TaskRow.id)
+        if state is not None:
+            q = q.where(TaskRow.state == state.value)
+        if tenant is not None:
+            q = q.where(TaskRow.tenant == tenant)
+        with self.store.sessions() as s:
+            return [_view(r) for r in s.execute(q.limit(limit).offset(offset)).scalars()]
+
+    def counts(self) -> dict[str, int]:
+        """Tasks by state (plus ``waiting`` for submissions the runtime has not taken)."""
+        with self.store.sessions() as s:
+            rows = s.execute(select(TaskRow.state, func.count()).group_by(TaskRow.state)).all()
+            waiting = s.scalar(
+                select(func.count())
+                .select_from(InboxRow)
+                .where(InboxRow.kind == "submit", InboxRow.taken.is_(False))
+            )
+        out = {state.value: 0 for state in TaskState}
+        out.update({str(k): int(v) for k, v in rows})
+        out["waiting"] = int(waiting or 0)
+        return out
+
+    def story(self, task: str) -> list[StoryLine]:
+        """The task's events replayed: what happened, in order, and what each did.
+
+        Raises:
+            UnknownIdError: no such task.
+        """
+        self.get(task)
+        with self.store.sessions() as s:
+            bodies = (
+                s.execute(select(EventRow.body).where(EventRow.task == task).order_by(EventRow.seq))
+                .scalars()
+                .all()
+            )
+        events = [Event.model_validate(b) for b in bodies]
+        engine = Engine.replay(events)
+        return engine.story(task) if task in engine.tasks else []
+
+    def cuts(self) -> list[str]:
+        with self.store.sessions() as s:
+            return sorted(s.execute(select(CutRow.key)).scalars())
+
+    def sites_down(self) -> list[str]:
+        with self.store.sessions() as s:
+            return sorted(s.execute(select(SiteRow.id).where(SiteRow.down.is_(True))).scalars())
+
+
+def _view(row: TaskRow) -> TaskView:
+    return TaskView(
+        id=row.id,
+        name=row.name,
+        tenant=row.tenant,
+        state=row.state,
+        attempt=row.attempt,
+        site=row.site,
+        pool=row.pool,
+        reason=row.reason,
+        submitted_at=row.submitted_at,
+        updated_at=row.updated_at,
+    )
