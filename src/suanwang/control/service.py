@@ -191,7 +191,7 @@ class ControlService:
             updated_at=inbox.at,
         )
 
-    def list(
+    def tasks(
         self,
         *,
         state: TaskState | None = None,

@@ -39,7 +39,7 @@ def make_backend(
     if isinstance(options, LocalOptions):
         from suanwang.control.backends.local import LocalBackend
 
-        return LocalBackend(name, namespace, sites, workdir=workdir, **limits)  # type: ignore[arg-type]
+        return LocalBackend(name, namespace, sites, workdir=workdir, **limits)
     if isinstance(options, SimOptions):
         from suanwang.control.backends.sim import SimBackend
 
@@ -62,12 +62,12 @@ def make_backend(
             sites,
             workdir=workdir,
             partition=options.partition,
-            **limits,  # type: ignore[arg-type]
+            **limits,
         )
     assert isinstance(options, RayOptions)
     from suanwang.control.backends.ray import RayBackend
 
-    return RayBackend(name, namespace, sites, address=options.address, workdir=workdir, **limits)  # type: ignore[arg-type]
+    return RayBackend(name, namespace, sites, address=options.address, workdir=workdir, **limits)
 
 
 def make_backends(
