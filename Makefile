@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
+.PHONY: demo test services services-down lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,14 @@ demo: $(STAMP) ## set everything up: the built-in world, a site's energy, 500 ta
 	$(BIN)/suanwang market simulate --tasks 500 --seed 1 --ledger $(VENV)/demo-ledger.jsonl
 	$(BIN)/suanwang ledger verify $(VENV)/demo-ledger.jsonl
 
-test: lint typecheck imports pytest ## the whole test suite: ruff, mypy, import contracts, pytest
+test: services lint typecheck imports pytest ## the whole test suite: services, ruff, mypy, import contracts, pytest
+
+services: ## start the local PostgreSQL and one-node Slurm the integration tests use (as root; else they skip)
+	@if [ "$(SKIP_SERVICES)" = "1" ]; then echo "services: skipped (SKIP_SERVICES=1)"; else bash scripts/services-up.sh; fi
+
+services-down: ## stop the test PostgreSQL and Slurm
+	bash scripts/slurm-down.sh || true
+	bash scripts/postgres-down.sh || true
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench

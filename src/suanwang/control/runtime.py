@@ -166,6 +166,8 @@ class Runtime:
         self._snap_hour: int | None = None
         self._seq = 0
         self.ticks = 0
+        self.waiting: dict[str, str] = {}
+        self.stalled = False
         self.profile = Profile.for_mode(config.scheduler_mode)
 
     # --- recovery ---------------------------------------------------------------------------
@@ -302,11 +304,15 @@ class Runtime:
         return rep
 
     def idle(self) -> bool:
-        """Nothing left to do: no live task, no pending request or outbox row."""
+        """Nothing left to do: no live task, no pending request or outbox row, and the queued
+        tasks (if any) could not be placed on the last tick."""
         if self.pending_outbox or self.later:
             return False
-        if any(not r.state.terminal for r in self.engine.tasks.values()):
-            return False
+        for r in self.engine.tasks.values():
+            if r.state is TaskState.QUEUED and self.stalled:
+                continue
+            if not r.state.terminal:
+                return False
         with self.store.sessions() as s:
             return s.scalar(select(InboxRow.seq).where(InboxRow.taken.is_(False)).limit(1)) is None
 
@@ -317,7 +323,7 @@ class Runtime:
         max_ticks: int | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         on_tick: Callable[[TickReport], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> int:
         """Tick every ``tick_s`` until told to stop (or idle, or ``max_ticks``); the ticks run."""
         n = 0
@@ -529,7 +535,9 @@ class Runtime:
                 )
             return
         ev = work.events
-        if status.checkpoint and status.checkpoint != rec.checkpoint:
+        run = self.specs[task].run
+        declares = run is not None and run.checkpoint
+        if declares and status.checkpoint and status.checkpoint != rec.checkpoint:
             digest = sha256(status.checkpoint.encode()).hexdigest()[:12]
             ev.append(
                 self._ev(
@@ -625,6 +633,7 @@ class Runtime:
             (r.id for r in self.engine.in_state(TaskState.QUEUED)),
             key=lambda t: (self.queued_at.get(t, now), t),
         )[: self.config.max_batch]
+        self.stalled = False
         if not queued:
             self.metrics.queue_depth.set(0)
             return []
@@ -637,6 +646,12 @@ class Runtime:
             log(logging.ERROR, "scheduler failed", error=str(exc), queued=len(queued))
             return []
         out = []
+        for t in np.flatnonzero(plan.arrays.pool < 0):
+            task = queued[int(t)]
+            why = f"waiting: {plan.arrays.reason[int(t)]}"
+            if self.waiting.get(task) != why:
+                self.waiting[task] = why
+                work.touched.add(task)
         for t in plan.placed:
             i = int(t)
             task = queued[i]
@@ -654,9 +669,11 @@ class Runtime:
                     pool=local,
                 )
             )
+            self.waiting.pop(task, None)
             since = self.queued_at.pop(task, now)
             self.metrics.placement_latency.observe(max(0.0, (now - since).total_seconds()))
         self.metrics.queue_depth.set(len(queued) - len(out))
+        self.stalled = not out and not work.events
         return out
 
     # --- 4. instructions --------------------------------------------------------------------
@@ -828,7 +845,9 @@ class Runtime:
                         attempt=rec.attempt,
                         site=rec.site,
                         pool=rec.pool,
-                        reason=rec.reason,
+                        reason=self.waiting.get(task, rec.reason)
+                        if rec.state is TaskState.QUEUED
+                        else rec.reason,
                         updated_at=now,
                     )
                 )
