@@ -67,6 +67,7 @@ from suanwang.core.engine import (
     MeterStart,
     OpenLease,
     Stop,
+    TaskRecord,
     TaskState,
 )
 from suanwang.core.errors import SuanwangError
@@ -426,6 +427,8 @@ class Runtime:
     def _cut(self, work: _TickWork, spec: FailureSpec, sid: str, now: datetime) -> None:
         if spec.key in self.cuts:
             return
+        active = [r.id for r in self.engine.in_state(*ACTIVE)]
+        before = self._origin_latencies(active)
         try:
             self.network.fail(spec, report=False)
         except SuanwangError as exc:
@@ -434,11 +437,26 @@ class Runtime:
         self.cuts[spec.key] = spec
         work.cuts_added[spec.key] = (spec, now)
         self._snap = None
-        for task in [r.id for r in self.engine.in_state(*ACTIVE)]:
-            why = self._unreachable(task)
+        after = self._origin_latencies(active)
+        for task in active:
+            why = self._unreachable(task, before, after)
             if why:
                 self._lose(work, task, LostReason.PATH_CUT, f"{sid}:{task}", now, why)
         log(logging.WARNING, "network cut", key=spec.key)
+
+    def _origin_latencies(self, tasks: list[str]) -> dict[tuple[float, float], dict[str, float]]:
+        """One-way latency from each task's users to every reachable site (one Dijkstra per
+        distinct origin)."""
+        out: dict[tuple[float, float], dict[str, float]] = {}
+        for task in tasks:
+            o = self.specs[task].origin
+            if (o.lat, o.lon) not in out:
+                out[(o.lat, o.lon)] = {
+                    x.site: x.one_way_ms
+                    for x in self.network.latencies_from_point(o.lat, o.lon)
+                    if x.one_way_ms is not None
+                }
+        return out
 
     def _restore(self, work: _TickWork, key: str, now: datetime) -> None:
         if key not in self.cuts:
@@ -456,23 +474,32 @@ class Runtime:
         for task in self._active_at([site]):
             self._lose(work, task, LostReason.SITE_DOWN, f"{sid}:{task}", now, f"{site} is down")
 
-    def _unreachable(self, task: str) -> str:
-        """Why the task's site can no longer serve it after a cut ('' if it still can)."""
+    def _unreachable(
+        self,
+        task: str,
+        before: dict[tuple[float, float], dict[str, float]],
+        after: dict[tuple[float, float], dict[str, float]],
+    ) -> str:
+        """Why a cut leaves the task's site unable to serve it ('' if it still can): its
+        users or its input data lost every path to the site, or the cut made the users'
+        fastest path break the task's latency SLA."""
         rec, spec = self.engine.tasks[task], self.specs[task]
         assert rec.site is not None
-        sources = [spec.origin.site] + ([spec.input.site] if spec.input else [])
-        for src in sources:
-            if src is None or src == rec.site:
-                continue
+        o = spec.origin
+        now_ms = after[(o.lat, o.lon)].get(rec.site)
+        was_ms = before[(o.lat, o.lon)].get(rec.site)
+        if now_ms is None and was_ms is not None:
+            return f"the users in {o.country} can no longer reach {rec.site}"
+        sla = spec.latency_sla
+        if sla is not None and now_ms is not None and was_ms is not None and now_ms > was_ms:
+            ms = now_ms if sla.mode is LatencyMode.ONE_WAY else 2.0 * now_ms
+            if ms > sla.max_ms:
+                return f"{rec.site} is now {ms:.1f} ms {sla.mode.value} away (SLA {sla.max_ms} ms)"
+        if spec.input is not None and spec.input.site != rec.site:
             try:
-                path = self.network.path(src, rec.site)
+                self.network.path(spec.input.site, rec.site)
             except SuanwangError:
-                return f"no path from {src} to {rec.site}"
-            sla = spec.latency_sla
-            if sla is not None and src == spec.origin.site:
-                ms = path.one_way_ms if sla.mode is LatencyMode.ONE_WAY else path.rtt_ms
-                if ms > sla.max_ms:
-                    return f"{src} to {rec.site} now takes {ms:.1f} ms > {sla.max_ms} ms"
+                return f"the input data at {spec.input.site} can no longer reach {rec.site}"
         return ""
 
     # --- 2. backends ------------------------------------------------------------------------
@@ -815,7 +842,7 @@ class Runtime:
                         attempt=rec.attempt,
                         site=rec.site,
                         pool=rec.pool,
-                        reason=rec.reason,
+                        reason=self._reason(rec),
                         submitted_at=at,
                         updated_at=now,
                     )
@@ -845,9 +872,7 @@ class Runtime:
                         attempt=rec.attempt,
                         site=rec.site,
                         pool=rec.pool,
-                        reason=self.waiting.get(task, rec.reason)
-                        if rec.state is TaskState.QUEUED
-                        else rec.reason,
+                        reason=self._reason(rec),
                         updated_at=now,
                     )
                 )
@@ -869,6 +894,11 @@ class Runtime:
                 )
             s.flush()
             self.pending_outbox.extend((r.seq, dict(r.body)) for r in rows)
+
+    def _reason(self, rec: TaskRecord) -> str:
+        if rec.state is TaskState.QUEUED:
+            return self.waiting.get(rec.id, rec.reason)
+        return rec.reason
 
     # --- 6. outbox --------------------------------------------------------------------------
     def _run_outbox(self) -> tuple[int, int]:

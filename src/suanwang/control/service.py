@@ -187,8 +187,8 @@ class ControlService:
             site=None,
             pool=None,
             reason="waiting for the runtime to take it",
-            submitted_at=inbox.at,
-            updated_at=inbox.at,
+            submitted_at=_utc(inbox.at),
+            updated_at=_utc(inbox.at),
         )
 
     def tasks(
@@ -258,6 +258,11 @@ def _view(row: TaskRow) -> TaskView:
         site=row.site,
         pool=row.pool,
         reason=row.reason,
-        submitted_at=row.submitted_at,
-        updated_at=row.updated_at,
+        submitted_at=_utc(row.submitted_at),
+        updated_at=_utc(row.updated_at),
     )
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time the store keeps is UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
