@@ -666,11 +666,13 @@ class Runtime:
             return []
         snap = self.snapshot(now)
         view = snap.with_free(self.free_capacity(snap, now))
-        specs = [self.specs[t] for t in queued]
+        # the scheduler names tasks by ``name``; users may reuse names, ids are unique
+        specs = [self.specs[t].model_copy(update={"name": t}) for t in queued]
         try:
             plan = schedule(specs, view, profile=self.profile, seed=self.ticks)
         except SuanwangError as exc:
             log(logging.ERROR, "scheduler failed", error=str(exc), queued=len(queued))
+            self.stalled = not work.events
             return []
         out = []
         for t in np.flatnonzero(plan.arrays.pool < 0):
