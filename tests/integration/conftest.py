@@ -133,3 +133,36 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
+
+
+# --- the one-node Slurm cluster scripts/slurm-up.sh starts --------------------------------------
+_SLURM: dict[str, str | None] = {}
+
+
+def _slurm_problem() -> str | None:
+    """Why no Slurm cluster can be used here, or None."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sbatch") is None:
+        return "no Slurm: sbatch is not on PATH (scripts/slurm-up.sh installs it)"
+    try:
+        ping = subprocess.run(
+            ["scontrol", "ping"], capture_output=True, text=True, timeout=15, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"no Slurm cluster: scontrol ping failed ({exc})"
+    if ping.returncode != 0 or " is UP" not in ping.stdout:
+        output = (ping.stdout + ping.stderr).strip()
+        return f"no Slurm cluster: scontrol ping fails ({output}; scripts/slurm-up.sh starts one)"
+    return None
+
+
+@pytest.fixture
+def slurm_cluster() -> None:
+    """Skip (or fail, with SUANWANG_REQUIRE_SERVICES=1) when there is no Slurm cluster."""
+    if "cluster" not in _SLURM:
+        _SLURM["cluster"] = _slurm_problem()
+    problem = _SLURM["cluster"]
+    if problem is not None:
+        require_service(problem)

@@ -12,9 +12,8 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
@@ -25,33 +24,9 @@ SITES = ("slurm-a", "slurm-b")
 WAIT_S = 45.0
 
 
-def _cluster_problem() -> str | None:
-    """Why no Slurm cluster can be used here, or None."""
-    if shutil.which("sbatch") is None:
-        return "no Slurm: sbatch is not on PATH (scripts/slurm-up.sh installs it)"
-    try:
-        ping = subprocess.run(
-            ["scontrol", "ping"], capture_output=True, text=True, timeout=15, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"no Slurm cluster: scontrol ping failed ({exc})"
-    if ping.returncode != 0 or " is UP" not in ping.stdout:
-        output = (ping.stdout + ping.stderr).strip()
-        return f"no Slurm cluster: scontrol ping fails ({output}; scripts/slurm-up.sh starts one)"
-    return None
-
-
-_PROBLEM: dict[str, str | None] = {}
-
-
 @pytest.fixture(autouse=True)
-def _slurm_cluster(require_service: Callable[[str], NoReturn]) -> None:
-    """Skip (or fail, with SUANWANG_REQUIRE_SERVICES=1) when there is no cluster; asked once."""
-    if "cluster" not in _PROBLEM:
-        _PROBLEM["cluster"] = _cluster_problem()
-    problem = _PROBLEM["cluster"]
-    if problem is not None:
-        require_service(problem)
+def _slurm_cluster(slurm_cluster: None) -> None:
+    """Skip (or fail, with SUANWANG_REQUIRE_SERVICES=1) when there is no cluster."""
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +34,7 @@ def namespace() -> Iterator[str]:
     ns = f"swtest{uuid.uuid4().hex[:10]}"
     yield ns
     # Leave nothing running behind: cancel whatever this run left in its namespace.
-    if _PROBLEM.get("cluster", "unknown") is not None:
+    if shutil.which("squeue") is None:
         return
     names = subprocess.run(
         ["squeue", "--noheader", "--me", "--format=%j"],
