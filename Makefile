@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test services services-down lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
+.PHONY: demo test services services-down bench-control lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP) ## set everything up: the built-in world, a site's energy, 500 tasks scheduled and traded
+demo: $(STAMP) ## the built-in world, a site's energy, 500 tasks scheduled and traded, 300 run by the control plane
 	$(BIN)/suanwang world summary
 	$(BIN)/suanwang energy site cn-zhongwei --hours 6
 	$(BIN)/suanwang tasks generate --n 500 --seed 1 --out $(VENV)/demo-tasks.jsonl
@@ -25,6 +25,12 @@ demo: $(STAMP) ## set everything up: the built-in world, a site's energy, 500 ta
 	$(BIN)/suanwang market quote $(VENV)/demo-tasks.jsonl --top 2
 	$(BIN)/suanwang market simulate --tasks 500 --seed 1 --ledger $(VENV)/demo-ledger.jsonl
 	$(BIN)/suanwang ledger verify $(VENV)/demo-ledger.jsonl
+	rm -rf $(VENV)/demo-control && mkdir -p $(VENV)/demo-control
+	cp examples/control.toml $(VENV)/demo-control/control.toml
+	$(BIN)/suanwang control submit --generate 300 --seed 1 --data-dir $(VENV)/demo-control
+	$(BIN)/suanwang control run --until-idle --log-level warning --data-dir $(VENV)/demo-control
+	$(BIN)/suanwang control tasks --limit 10 --data-dir $(VENV)/demo-control
+	$(BIN)/suanwang ledger verify --data-dir $(VENV)/demo-control
 
 test: services lint typecheck imports pytest ## the whole test suite: services, ruff, mypy, import contracts, pytest
 
@@ -60,12 +66,16 @@ bench: $(STAMP) ## run the benchmarks (JSON results in bench/results/)
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_scheduler.py
 	$(BIN)/python bench/bench_market.py
+	$(BIN)/python bench/bench_control.py
 
 bench-scheduler: $(STAMP) ## benchmark the scheduler and its baselines (add ARGS=--full for 100k tasks)
 	$(BIN)/python bench/bench_scheduler.py $(ARGS)
 
 cities: $(STAMP) ## rebuild the shipped city table from Natural Earth in ../shared/data
 	$(BIN)/python scripts/build_cities.py --shared $(SHARED)
+
+bench-control: $(STAMP) ## benchmark the control plane: submissions, the tick with 10k pending, steady ticks
+	$(BIN)/python bench/bench_control.py $(ARGS)
 
 bench-market: $(STAMP) ## benchmark clearing, quotes, the market run and ledger verification (ARGS=--full)
 	$(BIN)/python bench/bench_market.py $(ARGS)

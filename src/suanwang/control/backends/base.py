@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pydantic import Field, field_validator
@@ -30,6 +31,22 @@ from suanwang.core.base import Frozen
 from suanwang.core.errors import SuanwangError
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+CHECKPOINT_FILE = "CHECKPOINT"
+"""The file in a job's checkpoint directory whose text is reported as its progress."""
+CHECKPOINT_CHARS = 200
+
+
+def read_checkpoint(checkpoint_dir: str | None) -> str | None:
+    """The stripped start of ``CHECKPOINT`` in ``checkpoint_dir``; None if absent or empty."""
+    if not checkpoint_dir:
+        return None
+    try:
+        with open(Path(checkpoint_dir) / CHECKPOINT_FILE, "rb") as handle:
+            raw = handle.read(4 * CHECKPOINT_CHARS + 64)
+    except OSError:
+        return None
+    text = raw.decode("utf-8", "replace").strip()[:CHECKPOINT_CHARS].strip()
+    return text or None
 
 
 class BackendError(SuanwangError):

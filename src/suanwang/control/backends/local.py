@@ -55,10 +55,10 @@ from suanwang.control.backends.base import (
     JobState,
     JobStatus,
     Poll,
+    read_checkpoint,
 )
 from suanwang.control.backends.local_runner import (
     CANCEL_FILE,
-    CHECKPOINT_FILE,
     EXIT_FILE,
     JOB_PID_FILE,
     PID_FILE,
@@ -75,7 +75,6 @@ from suanwang.control.backends.local_runner import (
 RUNNER_MODULE = "suanwang.control.backends.local_runner"
 LAUNCH_GRACE_S = 60.0
 """A claimed job directory without a runner pid after this long is failed (never started)."""
-CHECKPOINT_CHARS = 200
 
 _SRC_ROOT = Path(__file__).resolve().parents[3]
 
@@ -85,19 +84,6 @@ def _physical_memory_mb() -> int:
         return max(1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024))
     except (ValueError, OSError, AttributeError):
         return 1024
-
-
-def read_checkpoint(checkpoint_dir: str | None) -> str | None:
-    """The stripped start of ``CHECKPOINT`` in ``checkpoint_dir``; None if absent or empty."""
-    if not checkpoint_dir:
-        return None
-    try:
-        with open(Path(checkpoint_dir) / CHECKPOINT_FILE, "rb") as handle:
-            raw = handle.read(4 * CHECKPOINT_CHARS + 64)
-    except OSError:
-        return None
-    text = raw.decode("utf-8", "replace").strip()[:CHECKPOINT_CHARS].strip()
-    return text or None
 
 
 class LocalBackend:

@@ -61,11 +61,10 @@ from suanwang.control.backends.base import (
     JobState,
     JobStatus,
     Poll,
+    read_checkpoint,
 )
 
 INSTALL_HINT = "pip install 'suanwang[ray]'"
-CHECKPOINT_FILE = "CHECKPOINT"
-CHECKPOINT_CHARS = 200
 MESSAGE_CHARS = 2000
 META_PREFIX = "suanwang."
 KILL_AFTER_S = 10
@@ -114,19 +113,6 @@ def _entrypoint(job: JobSpec, rundir: Path) -> str:
         f"else exec {command}; fi"
     )
     return f"cd {shlex.quote(str(rundir))} && {run}"
-
-
-def _read_checkpoint(directory: str) -> str | None:
-    """The stripped start of ``CHECKPOINT`` in ``directory``; None if absent or empty."""
-    if not directory:
-        return None
-    try:
-        with open(Path(directory) / CHECKPOINT_FILE, "rb") as handle:
-            raw = handle.read(4 * CHECKPOINT_CHARS + 64)
-    except OSError:
-        return None
-    text = raw.decode("utf-8", "replace").strip()[:CHECKPOINT_CHARS].strip()
-    return text or None
 
 
 class RayBackend:
@@ -284,7 +270,7 @@ class RayBackend:
             code = getattr(info, "driver_exit_code", None)
             exit_code = int(code) if code is not None else 1
         metadata = info.metadata or {}
-        checkpoint = _read_checkpoint(str(metadata.get(META_PREFIX + "checkpoint_dir", "")))
+        checkpoint = read_checkpoint(str(metadata.get(META_PREFIX + "checkpoint_dir", "")))
         return JobStatus(
             key=key,
             state=state,

@@ -72,10 +72,9 @@ from suanwang.control.backends.base import (
     JobState,
     JobStatus,
     Poll,
+    read_checkpoint,
 )
 
-CHECKPOINT_FILE = "CHECKPOINT"
-CHECKPOINT_CHARS = 200
 OUTPUT_TAIL_BYTES = 4096
 COMMAND_TIMEOUT_S = 30.0
 """How long one Slurm command may take before the backend gives up on it."""
@@ -302,19 +301,6 @@ def says_out_of_memory(output_tail: str) -> bool:
     """Whether a job's output holds Slurm's note that it exceeded its memory limit."""
     text = output_tail.lower()
     return "exceeded job memory limit" in text or "oom-kill" in text
-
-
-def read_checkpoint(checkpoint_dir: str | None) -> str | None:
-    """The stripped start of ``CHECKPOINT`` in ``checkpoint_dir``; None if absent or empty."""
-    if not checkpoint_dir:
-        return None
-    try:
-        with open(Path(checkpoint_dir) / CHECKPOINT_FILE, "rb") as handle:
-            raw = handle.read(4 * CHECKPOINT_CHARS + 64)
-    except OSError:
-        return None
-    text = raw.decode("utf-8", "replace").strip()[:CHECKPOINT_CHARS].strip()
-    return text or None
 
 
 # --- the backend ----------------------------------------------------------------------------
