@@ -62,9 +62,9 @@ class MarketJournal:
 
     def new_records(self) -> list[Record]:
         """Ledger records not yet written to the store (and marks them written)."""
-        records = list(self.market.ledger.records())
-        fresh = records[self.written_records :]
-        self.written_records = len(records)
+        ledger = self.market.ledger
+        fresh = ledger.records_from(self.written_records)
+        self.written_records = ledger.record_count
         return fresh
 
     @classmethod
@@ -72,7 +72,7 @@ class MarketJournal:
         journal = cls(config)
         for body in ops:
             apply(journal.market, body)
-        journal.written_records = len(list(journal.market.ledger.records()))
+        journal.written_records = journal.market.ledger.record_count
         return journal
 
 

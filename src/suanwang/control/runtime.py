@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from suanwang.control.backends.base import Backend, BackendError, JobSpec, JobState, Poll
 from suanwang.control.config import ControlConfig, SimOptions
@@ -829,59 +829,66 @@ class Runtime:
 
     # --- 5. commit --------------------------------------------------------------------------
     def _commit(self, work: _TickWork, now: datetime) -> None:
+        """Write the tick in one transaction (bulk statements: one per table).
+
+        A failed commit raises: the in-memory state is then ahead of the store, so the
+        runtime must stop and be restarted (``recover`` rebuilds it from the store).
+        """
         new_records = self.journal.new_records()
         market_ops = self.journal.take_pending()
         with self.store.transaction() as s:
-            for task, (spec, at) in work.new_tasks.items():
-                rec = self.engine.tasks[task]
-                s.add(
-                    TaskRow(
-                        id=task,
-                        tenant=spec.tenant,
-                        name=spec.name,
-                        spec=spec.model_dump(mode="json"),
-                        state=rec.state.value,
-                        attempt=rec.attempt,
-                        site=rec.site,
-                        pool=rec.pool,
-                        reason=self._reason(rec),
-                        submitted_at=at,
-                        updated_at=now,
-                    )
+            if work.new_tasks:
+                s.execute(
+                    insert(TaskRow),
+                    [
+                        {
+                            "id": task,
+                            "tenant": spec.tenant,
+                            "name": spec.name,
+                            "spec": spec.model_dump(mode="json"),
+                            **self._task_row(self.engine.tasks[task], now),
+                            "submitted_at": at,
+                        }
+                        for task, (spec, at) in work.new_tasks.items()
+                    ],
                 )
             if work.events:
-                s.add_all(
-                    [
-                        EventRow(
-                            stimulus_id=e.stimulus_id,
-                            task=e.task,
-                            kind=e.kind.value,
-                            body=e.model_dump(mode="json"),
-                        )
-                        for e in work.events
-                    ]
-                )
-            for task in work.touched - set(work.new_tasks):
-                known = self.engine.tasks.get(task)
-                if known is None:
-                    continue
-                rec = known
                 s.execute(
-                    update(TaskRow)
-                    .where(TaskRow.id == task)
-                    .values(
-                        state=rec.state.value,
-                        attempt=rec.attempt,
-                        site=rec.site,
-                        pool=rec.pool,
-                        reason=self._reason(rec),
-                        updated_at=now,
-                    )
+                    insert(EventRow),
+                    [
+                        {
+                            "stimulus_id": e.stimulus_id,
+                            "task": e.task,
+                            "kind": e.kind.value,
+                            "body": e.model_dump(mode="json"),
+                        }
+                        for e in work.events
+                    ],
                 )
-            rows = [OutboxRow(op=b["op"], key=b["key"], body=b, done=False) for b in work.outbox]
-            s.add_all(rows)
-            s.add_all([MarketOpRow(body=b) for b in market_ops])
-            s.add_all([LedgerRow(body=r.model_dump(mode="json")) for r in new_records])
+            changed = [
+                {"id": t, **self._task_row(self.engine.tasks[t], now)}
+                for t in work.touched
+                if t not in work.new_tasks and t in self.engine.tasks
+            ]
+            if changed:
+                s.execute(update(TaskRow), changed)
+            seqs: list[int] = []
+            if work.outbox:
+                seqs = list(
+                    s.execute(
+                        insert(OutboxRow).returning(OutboxRow.seq, sort_by_parameter_order=True),
+                        [
+                            {"op": b["op"], "key": b["key"], "body": b, "done": False}
+                            for b in work.outbox
+                        ],
+                    ).scalars()
+                )
+            if market_ops:
+                s.execute(insert(MarketOpRow), [{"body": b} for b in market_ops])
+            if new_records:
+                s.execute(
+                    insert(LedgerRow), [{"body": r.model_dump(mode="json")} for r in new_records]
+                )
             if work.taken:
                 s.execute(update(InboxRow).where(InboxRow.seq.in_(work.taken)).values(taken=True))
             for key, (cut, cut_at) in work.cuts_added.items():
@@ -894,8 +901,17 @@ class Runtime:
                 s.merge(
                     SiteRow(id=site, down=site in self.down, last_seen=self.last_seen.get(site))
                 )
-            s.flush()
-            self.pending_outbox.extend((r.seq, dict(r.body)) for r in rows)
+        self.pending_outbox.extend(zip(seqs, work.outbox, strict=True))
+
+    def _task_row(self, rec: TaskRecord, now: datetime) -> dict[str, Any]:
+        return {
+            "state": rec.state.value,
+            "attempt": rec.attempt,
+            "site": rec.site,
+            "pool": rec.pool,
+            "reason": self._reason(rec),
+            "updated_at": now,
+        }
 
     def _reason(self, rec: TaskRecord) -> str:
         if rec.state is TaskState.QUEUED:

@@ -440,6 +440,17 @@ class Ledger:
         yield HeaderRecord(currency=self.currency)
         yield from self._order
 
+    @property
+    def record_count(self) -> int:
+        """How many records :meth:`records` yields (the header included)."""
+        return 1 + len(self._order)
+
+    def records_from(self, n: int) -> list[Record]:
+        """The records :meth:`records` yields from position ``n`` on (0 is the header)."""
+        if n <= 0:
+            return list(self.records())
+        return self._order[n - 1 :]
+
     @classmethod
     def from_records(cls, records: Iterable[Record]) -> Ledger:
         """Rebuild a ledger by replaying ``records`` through every check.
