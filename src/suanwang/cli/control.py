@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import typer
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from suanwang.cli.output import JsonOption, console, emit_json, fail
 from suanwang.cli.schedule import read_task_file
@@ -135,13 +136,18 @@ def run_cmd(
     def on_tick(rep: TickReport) -> None:
         last[:] = [rep]
 
-    n = runtime.run(
-        until_idle=until_idle,
-        max_ticks=max_ticks,
-        should_stop=stop.is_set,
-        on_tick=on_tick,
-        sleep=stop.wait,
-    )
+    try:
+        n = runtime.run(
+            until_idle=until_idle,
+            max_ticks=max_ticks,
+            should_stop=stop.is_set,
+            on_tick=on_tick,
+            sleep=stop.wait,
+        )
+    except SQLAlchemyError as exc:
+        # the tick's transaction was rolled back; memory is ahead of the store, so stop here:
+        # the next start rebuilds everything from the store
+        fail(f"the store failed ({exc.__class__.__name__}: {exc}); restart to recover", code=1)
     counts = ControlService(store).counts()
     for b in backends.values():
         b.close()
