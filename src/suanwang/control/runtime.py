@@ -300,6 +300,21 @@ class Runtime:
         rep.finished = sum(counts[s] for s in TaskState if s.terminal)
         rep.seconds = time.perf_counter() - t0
         self.metrics.tick_seconds.observe(rep.seconds)
+        if rep.events or rep.requests or rep.dispatched or rep.stopped:
+            log(
+                logging.INFO,
+                "tick",
+                tick=self.ticks,
+                requests=rep.requests,
+                events=rep.events,
+                placed=rep.placed,
+                dispatched=rep.dispatched,
+                stopped=rep.stopped,
+                queued=rep.queued,
+                active=rep.active,
+                finished=rep.finished,
+                seconds=round(rep.seconds, 4),
+            )
         self._update_gauges()
         self.ticks += 1
         return rep
