@@ -604,7 +604,7 @@ class Runtime:
                 self._ev(f"{key}:succeeded", EventKind.SUCCEEDED, task, now, attempt=a, exit_code=0)
             )
         elif st is JobState.FAILED:
-            if status.message in INFRASTRUCTURE_FAILURES:
+            if status.lost:
                 self._lose(work, task, LostReason.SITE_DOWN, f"{key}:lost", now, status.message)
             else:
                 ev.append(
@@ -1002,10 +1002,6 @@ class Runtime:
             if sid in self.down or now - self.last_seen.get(sid, now) > grace
         )
         self.metrics.sites_silent.set(silent)
-
-
-INFRASTRUCTURE_FAILURES = frozenset({"site failed", "runner died"})
-"""Backend failure messages that mean the site, not the task, failed (the attempt is lost)."""
 
 
 def _aware(at: datetime) -> datetime:

@@ -180,6 +180,8 @@ def test_fail_site_fails_unfinished_jobs_only(tmp_path: Path, clock: FakeClock) 
     assert jobs["ns.done.1"].state is JobState.SUCCEEDED
     assert jobs["ns.busy.1"].state is JobState.FAILED
     assert jobs["ns.busy.1"].message == "site failed"
+    assert jobs["ns.busy.1"].lost  # the site's fault, not the job's: the runtime moves it
+    assert not jobs["ns.done.1"].lost
     assert jobs["ns.busy.1"].checkpoint == "done_s=2.000"
     assert jobs["ns.other.1"].state is JobState.RUNNING
     assert backend.poll().sites_alive == set(SITES)  # a failed site still answers

@@ -12,6 +12,8 @@ The contract every backend keeps:
   restarted runtime can reconcile: jobs it does not expect are cancelled (fenced), jobs it
   expects that are missing are declared lost.
 * **cancel(key) is idempotent** and never raises for an unknown or finished job.
+* A job that died with its site, node or runner is reported failed with ``lost=True``: the
+  runtime then moves the task rather than failing it.
 * Errors talking to the engine raise :class:`BackendError` (the runtime counts them and treats
   the backend's sites as silent for that tick).
 
@@ -123,6 +125,11 @@ class JobStatus(Frozen):
     message: str = ""
     checkpoint: str | None = Field(
         default=None, description="the job's latest checkpoint reference, if it wrote one"
+    )
+    lost: bool = Field(
+        default=False,
+        description="a failure of the infrastructure (site, node, runner), not of the job: the "
+        "runtime moves the task instead of failing it",
     )
 
 

@@ -86,6 +86,10 @@ def _physical_memory_mb() -> int:
         return 1024
 
 
+RUNNER_LOST = frozenset({"runner died", "runner never started"})
+"""Verdicts that mean the machinery failed, not the job (reported as ``lost``)."""
+
+
 class LocalBackend:
     """Jobs as subprocesses of this machine (see the module docstring for the contract)."""
 
@@ -303,7 +307,12 @@ class LocalBackend:
             return JobStatus(key=key, state=JobState.SUCCEEDED, exit_code=0, checkpoint=checkpoint)
         message = str(record.get("message") or (f"exit {code}" if code is not None else "failed"))
         return JobStatus(
-            key=key, state=JobState.FAILED, exit_code=code, message=message, checkpoint=checkpoint
+            key=key,
+            state=JobState.FAILED,
+            exit_code=code,
+            message=message,
+            checkpoint=checkpoint,
+            lost=message in RUNNER_LOST,
         )
 
     @staticmethod

@@ -300,7 +300,11 @@ class SimBackend:
 
         if stop is not None and now >= stop[0]:
             return JobStatus(
-                key=key, state=stop[1], message=stop[2], checkpoint=checkpoint(stop[0])
+                key=key,
+                state=stop[1],
+                message=stop[2],
+                checkpoint=checkpoint(stop[0]),
+                lost=stop[2] == SITE_FAILED,
             )
         if now < start:
             return JobStatus(key=key, state=JobState.PENDING)

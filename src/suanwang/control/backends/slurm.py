@@ -262,6 +262,7 @@ def job_status(
             exit_code=code,
             message=f"{message} ({detail})",
             checkpoint=checkpoint,
+            lost=base in ("NODE_FAIL", "BOOT_FAIL"),
         )
     message = "" if base in _PENDING | _RUNNING else f"unknown slurm state {job.state}"
     if state is JobState.PENDING and job.reason:
