@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from suanwang.control.backends.registry import make_backends
 from suanwang.control.config import ControlConfig
 from suanwang.control.logs import setup as setup_logs
 from suanwang.control.metrics import Metrics
-from suanwang.control.runtime import Runtime, TickReport
+from suanwang.control.runtime import Runtime
 from suanwang.control.service import ControlService
 from suanwang.control.store import Store, StoreError, default_url, open_store
 from suanwang.core.engine import TaskState
@@ -42,25 +43,58 @@ app = typer.Typer(
 )
 
 DbOption = typer.Option(
-    None, "--db", envvar="SUANWANG_DB", help="Database URL (PostgreSQL or SQLite)."
+    None,
+    "--db",
+    help="Database URL (PostgreSQL or SQLite) [env: SUANWANG_DB].",
+    show_default=False,
 )
 DataDirOption = typer.Option(
     None,
     "--data-dir",
-    envvar="SUANWANG_DATA_DIR",
-    help="Data directory (SQLite store, job files) [default: ~/.local/share/suanwang].",
+    help="Data directory (SQLite store, job files, control.toml) [env: SUANWANG_DATA_DIR; "
+    "default: ~/.local/share/suanwang].",
+    show_default=False,
 )
 
 
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 def data_dir_of(data_dir: Path | None) -> Path:
+    """The data directory: ``--data-dir``, else ``$SUANWANG_DATA_DIR``, else the XDG default."""
     if data_dir is not None:
         return data_dir
+    env = os.environ.get("SUANWANG_DATA_DIR")
+    if env:
+        return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "suanwang"
 
 
+def url_of(db: str | None, data_dir: Path | None) -> str:
+    """The store's URL. Options given on the command line win over the environment:
+    ``--db``, else ``--data-dir``'s SQLite, else ``$SUANWANG_DB``, else the default data
+    directory's SQLite. (With both options, ``--db`` holds the store and ``--data-dir`` the
+    job files and ``control.toml``.)"""
+    if db is not None:
+        return db
+    if data_dir is None and os.environ.get("SUANWANG_DB"):
+        return os.environ["SUANWANG_DB"]
+    ddir = data_dir_of(data_dir)
+    if ddir.exists() and not ddir.is_dir():
+        fail(f"{ddir} is a file, not a folder (--data-dir)")
+    try:
+        return default_url(ddir)
+    except OSError as exc:
+        fail(f"cannot create the data directory {ddir}: {exc.strerror or exc}")
+
+
 def store_of(db: str | None, data_dir: Path | None) -> Store:
-    url = db or default_url(data_dir_of(data_dir))
+    url = url_of(db, data_dir)
     try:
         return open_store(url)
     except StoreError as exc:
@@ -84,13 +118,16 @@ def run_cmd(
         help="Control-plane TOML (backends, sites) [default: DATA_DIR/control.toml].",
     ),
     until_idle: bool = typer.Option(
-        False, "--until-idle", help="Stop once every task is finished and nothing is queued."
+        False,
+        "--until-idle",
+        help="Stop once every task is finished, except those no site can take now (they stay "
+        "queued and say why).",
     ),
     max_ticks: int | None = typer.Option(None, "--max-ticks", min=1, help="Stop after N ticks."),
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", min=1, max=65535, help="Serve Prometheus metrics on 127.0.0.1."
     ),
-    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
+    log_level: LogLevel = typer.Option(LogLevel.INFO, "--log-level", help="Log detail."),
     json_out: bool = JsonOption,
 ) -> None:
     """Run the runtime loop: take requests, poll backends, place, dispatch, settle.
@@ -111,8 +148,8 @@ def run_cmd(
     unknown = sorted(set(cfg.sites) - {s.id for s in world.sites})
     if unknown:
         fail(f"the config maps sites the world does not have: {', '.join(unknown)}")
-    setup_logs(log_level)
     store = store_of(db, data_dir)
+    setup_logs(log_level.value)
     metrics = Metrics()
     try:
         backends = make_backends(cfg, [s.id for s in world.sites], ddir)
@@ -120,34 +157,36 @@ def run_cmd(
         recovered = runtime.recover()
     except SuanwangError as exc:
         fail(str(exc))
+    server = None
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        try:
+            server, _ = start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        except OSError as exc:
+            fail(f"cannot serve metrics on 127.0.0.1:{metrics_port}: {exc.strerror or exc}")
     stop = threading.Event()
 
     def _stop(_sig: int, _frame: Any) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    last: list[TickReport] = []
-
-    def on_tick(rep: TickReport) -> None:
-        last[:] = [rep]
-
+    before = signal.signal(signal.SIGINT, _stop), signal.signal(signal.SIGTERM, _stop)
     try:
         n = runtime.run(
             until_idle=until_idle,
             max_ticks=max_ticks,
             should_stop=stop.is_set,
-            on_tick=on_tick,
             sleep=stop.wait,
         )
     except SQLAlchemyError as exc:
         # the tick's transaction was rolled back; memory is ahead of the store, so stop here:
         # the next start rebuilds everything from the store
         fail(f"the store failed ({exc.__class__.__name__}: {exc}); restart to recover", code=1)
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+        if server is not None:
+            server.shutdown()
     counts = ControlService(store).counts()
     for b in backends.values():
         b.close()
@@ -170,7 +209,7 @@ def submit_cmd(
     generate: int | None = typer.Option(
         None, "--generate", min=1, help="Submit N generated tasks instead of a file."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for --generate."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for --generate."),
     db: str | None = DbOption,
     data_dir: Path | None = DataDirOption,
     json_out: bool = JsonOption,
@@ -293,6 +332,8 @@ def cut_cmd(
     """Cut links, cables or corridors: tasks that can no longer be served move elsewhere."""
     world = load_world(ctx)
     srlgs = {f"cable:{c}" for c in cable} | {f"corridor:{c}" for c in corridor}
+    if not (link or srlgs):
+        fail("give at least one --link, --cable or --corridor to cut")
     try:
         failure = FailureSpec(links=frozenset(link), srlgs=frozenset(srlgs))
         from suanwang.core.network.engine import Network

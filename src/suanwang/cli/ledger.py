@@ -116,19 +116,28 @@ def verify_cmd(
 
 def _records_from_store(db: str | None, data_dir: Path | None) -> tuple[list[dict[str, Any]], str]:
     from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
 
     from suanwang.control.store import StoreError, default_url, open_store
+    from suanwang.control.store.db import DB_FILE
     from suanwang.control.store.schema import LedgerRow
 
-    url = db or default_url(data_dir or Path("."))
+    if db is None:
+        folder = data_dir or Path(".")
+        if not (folder / DB_FILE).is_file():
+            fail(f"{folder} holds no control-plane store ({DB_FILE})")
+        url = default_url(folder)
+    else:
+        url = db
     try:
         store = open_store(url, migrate=False)
         with store.sessions() as s:
             rows = list(s.execute(select(LedgerRow.body).order_by(LedgerRow.seq)).scalars())
     except StoreError as exc:
         fail(str(exc))
-    except Exception as exc:  # a database without the control plane's tables
-        fail(f"cannot read the ledger from {url}: {exc}")
+    except SQLAlchemyError as exc:  # a database without the control plane's tables
+        reason = getattr(exc, "orig", None) or exc.__class__.__name__
+        fail(f"cannot read a control-plane ledger from {store.url}: {reason}")
     store.close()
     return [dict(r) for r in rows], store.url
 

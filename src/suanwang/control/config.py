@@ -106,7 +106,10 @@ class ControlConfig(Frozen):
             )
         for site, name in self.sites.items():
             if name not in self.backends:
-                raise ValueError(f"site {site} maps to unknown backend {name!r}")
+                raise ValueError(
+                    f"sites.{site}: maps to unknown backend {name!r} "
+                    f"(known: {', '.join(sorted(self.backends))})"
+                )
         return self
 
     def backend_of(self, site: str) -> str:
@@ -130,4 +133,5 @@ class ControlConfig(Frozen):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise SuanwangError(f"{path}: {where}: {first['msg']}") from None
+            msg = str(first["msg"]).removeprefix("Value error, ")
+            raise SuanwangError(f"{path}: {where}: {msg}" if where else f"{path}: {msg}") from None
