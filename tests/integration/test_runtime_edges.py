@@ -3,8 +3,8 @@ sites, a SQLite store in ``tmp_path``, and a backend wrapper that injects failur
 dispatches, a process dying mid-outbox, polls and cancels that fail).
 
 Every scenario checks the engine's states, the stored task rows, the leases' close reasons and
-``verify`` of the stored ledger. Tests marked ``xfail(strict=True)`` show bugs found here; their
-reasons say what is wrong.
+``verify`` of the stored ledger. The six bugs these tests found are fixed; the tests stay as
+their guard.
 """
 
 from __future__ import annotations
@@ -326,13 +326,6 @@ def test_a_refused_dispatch_is_lost_requeued_and_finishes_on_the_next_attempt(
     assert leases(p.rt, t)[1].paid_cum_micros == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: runtime._run_outbox dates the dispatch-failed LOST event at the outbox's "
-    "clock and parks it in self.later; the next tick handles it after the polls have "
-    "settled other leases at the new time, so the lease's refund is posted with an older "
-    "timestamp than the transactions before it (verify: time-order)",
-)
 def test_a_refused_dispatch_keeps_the_ledger_in_time_order(tmp_path: Path, world: World) -> None:
     p = plane(tmp_path, world)
     busy = p.svc.submit(spec(100.0))
@@ -346,13 +339,6 @@ def test_a_refused_dispatch_keeps_the_ledger_in_time_order(tmp_path: Path, world
     check_ledger(p.rt)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): the dispatch-failed LOST event lives only in Runtime.later (memory); "
-    "a restart before the next tick loses it, and recover() marks the refused dispatch as "
-    "done/dispatched, so the attempt is later declared lost as 'vanished' instead of "
-    "'dispatch'",
-)
 def test_a_restart_right_after_a_refused_dispatch_keeps_the_reason(
     tmp_path: Path, world: World
 ) -> None:
@@ -452,13 +438,6 @@ def test_recovery_fences_orphans_and_stale_attempts_and_nothing_else(
     check_ledger(p.rt)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Runtime._reconcile runs only inside recover(); a backend that is unreachable "
-    "at that moment is skipped and never reconciled later, so its orphan jobs are never "
-    "fenced (docs/control.md promises every job in the namespace that is not a live task's "
-    "current attempt is cancelled)",
-)
 def test_an_orphan_on_a_backend_unreachable_at_recovery_is_fenced_once_it_answers(
     tmp_path: Path, world: World
 ) -> None:
@@ -703,13 +682,6 @@ def test_a_job_that_fails_on_its_own_fails_the_task_and_one_lost_with_its_site_m
     check_ledger(p.rt)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ControlService._request keys a request by f'{kind}:{request_id}' only; the "
-    "same request id used to cancel a second task hits the unique stimulus id, the "
-    "IntegrityError is swallowed as 'already queued', and the second cancel is silently "
-    "dropped (neither applied nor refused)",
-)
 def test_a_request_id_reused_for_another_task_is_not_silently_dropped(
     tmp_path: Path, world: World
 ) -> None:
@@ -920,14 +892,6 @@ def running_attempt(p: Plane, task: str, attempt: int) -> Callable[[], bool]:
     return done
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Engine.replay re-decides 'gave up after N lost attempts' from the current "
-    "config.max_attempts (engine.py _one: rec.lost >= self.max_attempts); lowering "
-    "max_attempts across a restart turns a running task into 'failed' on replay, leaves "
-    "its live lease open forever, fences its running job, and the stored task row still "
-    "says 'running'",
-)
 def test_a_restart_with_a_lower_max_attempts_rebuilds_the_same_state(
     tmp_path: Path, world: World
 ) -> None:
@@ -1079,13 +1043,6 @@ def test_the_story_of_a_rescheduled_task_tells_every_step_in_order(
     assert [line.at for line in story] == sorted(line.at for line in story)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ControlService.story replays with Engine.replay(events) (service.py), i.e. "
-    "the default max_attempts=5 and namespace 'sw', not the runtime's config: a task that "
-    "gave up after max_attempts lost attempts shows 'rescheduling' at the end of its story "
-    "while its row says 'failed'",
-)
 def test_the_story_of_a_task_that_gave_up_ends_failed(tmp_path: Path, world: World) -> None:
     p = plane(tmp_path, world, config(max_attempts=2))
     p.sim.refuse = lambda job: True

@@ -168,6 +168,7 @@ class Runtime:
         self._seq = 0
         self.ticks = 0
         self.waiting: dict[str, str] = {}
+        self.unreconciled: set[str] = set()
         self.stalled = False
         self.profile = Profile.for_mode(config.scheduler_mode)
 
@@ -188,6 +189,7 @@ class Runtime:
             outbox = s.execute(select(OutboxRow).order_by(OutboxRow.seq)).scalars().all()
             cuts = s.execute(select(CutRow)).scalars().all()
             sites = s.execute(select(SiteRow)).scalars().all()
+        now = self.clock()
         self.engine = Engine.replay(
             events, self.config.namespace, max_attempts=self.config.max_attempts
         )
@@ -200,16 +202,23 @@ class Runtime:
                 "verify --db` and restore the store from a backup"
             )
         self.journal.written_records = len(stored)
-        now = self.clock()
         for tid, spec, updated in tasks:
             self.specs[tid] = TaskSpec.model_validate(spec)
             if self.engine.tasks[tid].state is TaskState.QUEUED:
                 self.queued_at[tid] = _aware(updated)
         for row in outbox:
-            if row.done:
-                (self.dispatched if row.op == "dispatch" else self.stopped).add(row.key)
-            else:
-                self.pending_outbox.append((row.seq, dict(row.body)))
+            body: dict[str, Any] = dict(row.body)
+            if not row.done:
+                self.pending_outbox.append((row.seq, body))
+            elif row.op == "stop":
+                self.stopped.add(row.key)
+            elif "refused" not in body:
+                self.dispatched.add(row.key)
+            else:  # refused before the crash: the engine may not have heard of it yet
+                rec = self.engine.tasks.get(str(body["job"]["task"]))
+                attempt = int(body["job"]["attempt"])
+                if rec is not None and rec.attempt == attempt and rec.state in ACTIVE:
+                    self.later.append(self._refused(body, now))
         for cut in cuts:
             failure = FailureSpec.model_validate(cut.spec)
             self.network.fail(failure, report=False)
@@ -223,7 +232,8 @@ class Runtime:
             if lease.live:
                 self.last_meter[lease.id] = now
         self._seq = len(events)
-        fenced = self._reconcile()
+        self.unreconciled = set(self.backends)
+        fenced = self._reconcile({})
         counts = {k.value: v for k, v in self.engine.counts().items()}
         log(
             logging.INFO,
@@ -242,8 +252,10 @@ class Runtime:
             "fenced": fenced,
         }
 
-    def _reconcile(self) -> int:
-        """Cancel every job in our namespace that is not a live task's current attempt."""
+    def _reconcile(self, polls: dict[str, Poll | None]) -> int:
+        """Cancel every job in our namespace that is not a live task's current attempt, on
+        each backend not reconciled since the start (one that cannot be reached now is tried
+        again on later ticks, with the poll the tick makes anyway)."""
         wanted = {
             self.engine.key(r.id, r.attempt)
             for r in self.engine.tasks.values()
@@ -251,15 +263,16 @@ class Runtime:
         }
         pending_keys = {body["key"] for _, body in self.pending_outbox}
         fenced = 0
-        for name, backend in self.backends.items():
-            try:
-                poll = backend.poll()
-            except BackendError as exc:
-                self.metrics.backend_errors.labels(name, "poll").inc()
-                log(
-                    logging.WARNING, "backend unreachable at recovery", backend=name, error=str(exc)
-                )
-                continue
+        for name in sorted(self.unreconciled):
+            backend = self.backends[name]
+            poll = polls.get(name)
+            if poll is None:
+                try:
+                    poll = backend.poll()
+                except BackendError as exc:
+                    self.metrics.backend_errors.labels(name, "poll").inc()
+                    log(logging.WARNING, "backend not reconciled yet", backend=name, error=str(exc))
+                    continue
             for key, status in poll.jobs.items():
                 if key in wanted or key in pending_keys or status.state.finished:
                     continue
@@ -269,6 +282,7 @@ class Runtime:
                     log(logging.WARNING, "fenced an orphan job", backend=name, key=key)
                 except BackendError:
                     self.metrics.backend_errors.labels(name, "cancel").inc()
+            self.unreconciled.discard(name)
         return fenced
 
     # --- one tick ---------------------------------------------------------------------------
@@ -278,7 +292,9 @@ class Runtime:
         now = self.clock()
         rep = TickReport(at=now)
         work = _TickWork()
-        work.events.extend(self.later)
+        # events held back by the last outbox run are dated now, when they are taken: the
+        # ledger's time order follows the ticks
+        work.events.extend(e.model_copy(update={"at": now}) for e in self.later)
         self.later = []
         rep.requests = self._take_inbox(work, now)
         self._poll_backends(work, now)
@@ -435,7 +451,16 @@ class Runtime:
     ) -> None:
         rec = self.engine.tasks[task]
         work.events.append(
-            self._ev(sid, EventKind.LOST, task, now, attempt=rec.attempt, lost=reason, reason=note)
+            self._ev(
+                sid,
+                EventKind.LOST,
+                task,
+                now,
+                attempt=rec.attempt,
+                lost=reason,
+                reason=note,
+                attempts_allowed=self.config.max_attempts,
+            )
         )
         self.metrics.lost.labels(reason.value).inc()
 
@@ -535,6 +560,8 @@ class Runtime:
             if poll is not None:
                 for site in poll.sites_alive:
                     self.last_seen[site] = now
+        if self.unreconciled:
+            self._reconcile({k: v for k, v in polls.items() if v is not None})
         grace = timedelta(seconds=self.config.heartbeat_grace_s)
         for site, tasks in by_site.items():
             poll = polls.get(self.config.backend_of(site))
@@ -544,7 +571,11 @@ class Runtime:
                 key = self.engine.key(task, rec.attempt)
                 status = poll.jobs.get(key) if poll is not None and alive else None
                 if rec.state is TaskState.RESCHEDULING:
-                    if key in self.stopped or (status is not None and status.state.finished):
+                    # stopped: the backend shows the old job over, or it was cancelled and its
+                    # site shows no such job or cannot be asked (the cancel was accepted)
+                    over = status is not None and status.state.finished
+                    gone = key in self.stopped and status is None
+                    if over or gone:
                         work.events.append(
                             self._ev(
                                 f"stopped:{key}", EventKind.STOPPED, task, now, attempt=rec.attempt
@@ -937,6 +968,7 @@ class Runtime:
     def _run_outbox(self) -> tuple[int, int]:
         done: list[int] = []
         keep: list[tuple[int, dict[str, Any]]] = []
+        refused: dict[int, dict[str, Any]] = {}
         dispatched = stopped = 0
         now = self.clock()
         for seq, body in self.pending_outbox:
@@ -960,18 +992,8 @@ class Runtime:
                 self.metrics.backend_errors.labels(body["backend"], body["op"]).inc()
                 log(logging.WARNING, "backend call failed", op=body["op"], key=key, error=str(exc))
                 if body["op"] == "dispatch":
-                    task, attempt = body["job"]["task"], int(body["job"]["attempt"])
-                    self.later.append(
-                        self._ev(
-                            f"dispatch-failed:{key}",
-                            EventKind.LOST,
-                            task,
-                            now,
-                            attempt=attempt,
-                            lost=LostReason.DISPATCH,
-                            reason=str(exc)[:500],
-                        )
-                    )
+                    refused[seq] = {**body, "refused": str(exc)[:500]}
+                    self.later.append(self._refused(refused[seq], now))
                     done.append(seq)
                 else:
                     keep.append((seq, body))  # retried next tick
@@ -979,7 +1001,22 @@ class Runtime:
         if done:
             with self.store.transaction() as s:
                 s.execute(update(OutboxRow).where(OutboxRow.seq.in_(done)).values(done=True))
+                for seq, body in refused.items():  # kept, so a restart still knows why
+                    s.execute(update(OutboxRow).where(OutboxRow.seq == seq).values(body=body))
         return dispatched, stopped
+
+    def _refused(self, body: dict[str, Any], now: datetime) -> Event:
+        """The lost event of a dispatch the backend refused (dated when a tick takes it)."""
+        return self._ev(
+            f"dispatch-failed:{body['key']}",
+            EventKind.LOST,
+            str(body["job"]["task"]),
+            now,
+            attempt=int(body["job"]["attempt"]),
+            lost=LostReason.DISPATCH,
+            reason=str(body["refused"]),
+            attempts_allowed=self.config.max_attempts,
+        )
 
     # --- metrics ----------------------------------------------------------------------------
     def _update_gauges(self) -> None:

@@ -155,7 +155,15 @@ class ControlService:
         try:
             self._write([row])
         except IntegrityError:
-            return  # the same request id again: already queued
+            with self.store.sessions() as s:
+                first = s.execute(
+                    select(InboxRow.task, InboxRow.body).where(InboxRow.stimulus_id == sid)
+                ).one_or_none()
+            if first is None or (first.task, dict(first.body)) != (task, body):
+                raise SuanwangError(
+                    f"request id {request_id!r} was already used for another {kind} request"
+                ) from None
+            # the same request again: already queued
 
     def _write(self, rows: Iterable[InboxRow]) -> None:
         with self.store.transaction() as s:

@@ -270,3 +270,18 @@ def test_leases_open_and_close_in_pairs_and_one_attempt_runs_at_a_time(events: l
     for lease in open_leases:
         task = lease.rsplit(".", 1)[0]
         assert e.tasks[task].state.active
+
+
+def test_the_policy_a_lost_event_carries_wins_over_the_engines_setting() -> None:
+    events = [
+        ev(EventKind.SUBMIT),
+        ev(EventKind.ADMIT),
+        ev(EventKind.PLACE, site="a", pool=0),
+        ev(EventKind.LOST, attempt=1, lost=LostReason.SITE_DOWN, attempts_allowed=3),
+    ]
+    strict = Engine.replay(events, max_attempts=1)  # replayed under a stricter setting
+    assert strict.task("t1").state is TaskState.RESCHEDULING
+    plain = Engine(max_attempts=1)
+    plain.handle(*events[:3])
+    plain.handle(ev(EventKind.LOST, attempt=1, lost=LostReason.SITE_DOWN))
+    assert plain.task("t1").state is TaskState.FAILED

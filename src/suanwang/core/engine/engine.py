@@ -12,8 +12,9 @@ Rules beyond the table:
 * events about an attempt (:data:`~.states.ATTEMPT_EVENTS`) that name another attempt than
   the task's current one are stale and ignored: a lost attempt is fenced, so work is never
   counted in two places;
-* a lost attempt counts against ``max_attempts``: when they are used up the task fails
-  instead of being queued again;
+* a lost attempt counts against ``max_attempts`` (or the ``attempts_allowed`` the event
+  carries, which wins, so that replaying a log under another setting decides the same way):
+  when they are used up the task fails instead of being queued again;
 * the dispatch key ``<namespace>.<task>.<attempt>`` and the lease id ``<task>.<attempt>`` are
   functions of the task and attempt, so carrying out an instruction twice is harmless.
 """
@@ -178,7 +179,7 @@ class Engine:
             ops.extend(self._effect(rec, ev, effect))
         if ev.kind is EventKind.LOST:
             rec.lost += 1
-            if rec.lost >= self.max_attempts:
+            if rec.lost >= (ev.attempts_allowed or self.max_attempts):
                 to = TaskState.FAILED
                 note = f"{ev.lost or 'lost'}: gave up after {rec.lost} lost attempts"
         if ev.kind is EventKind.PLACE:

@@ -36,6 +36,12 @@ class Event(Frozen):
     lost: LostReason | None = None
     checkpoint: str | None = Field(default=None, max_length=500)
     exit_code: int | None = None
+    attempts_allowed: int | None = Field(
+        default=None,
+        ge=1,
+        description="on a lost event: the lost attempts allowed when it was taken (the policy "
+        "in force travels with the event, so a replay decides the same way)",
+    )
 
 
 class OpenLease(Frozen):
