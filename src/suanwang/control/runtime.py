@@ -169,6 +169,7 @@ class Runtime:
         self.ticks = 0
         self.waiting: dict[str, str] = {}
         self.unreconciled: set[str] = set()
+        self._stalled_inputs: tuple[int, int, int] | None = None
         self.stalled = False
         self.profile = Profile.for_mode(config.scheduler_mode)
 
@@ -711,7 +712,14 @@ class Runtime:
             self.metrics.queue_depth.set(0)
             return []
         snap = self.snapshot(now)
-        view = snap.with_free(self.free_capacity(snap, now))
+        free = self.free_capacity(snap, now)
+        # A queue that placed nothing last time is planned again only when its inputs
+        # changed: other tasks, other free capacity, or a rebuilt snapshot (hour, cut, site).
+        inputs = (id(snap), hash(tuple(queued)), hash(free.tobytes()))
+        if inputs == self._stalled_inputs:
+            self.stalled = not work.events
+            return []
+        view = snap.with_free(free)
         # the scheduler names tasks by ``name``; users may reuse names, ids are unique
         specs = [self.specs[t].model_copy(update={"name": t}) for t in queued]
         try:
@@ -749,6 +757,7 @@ class Runtime:
             self.metrics.placement_latency.observe(max(0.0, (now - since).total_seconds()))
         self.metrics.queue_depth.set(len(queued) - len(out))
         self.stalled = not out and not work.events
+        self._stalled_inputs = inputs if not out else None
         return out
 
     # --- 4. instructions --------------------------------------------------------------------
