@@ -29,33 +29,37 @@ class MarketJournal:
         self.pending: list[dict[str, Any]] = []
         self.written_records = 0
 
-    # --- the calls -----------------------------------------------------------------------
+    # --- the calls: each goes to the market first and is recorded only if it succeeded ------
     def add_tenant(self, profile: TenantProfile) -> None:
-        self._do({"op": "add_tenant", "profile": profile.model_dump(mode="json")})
+        self.market.add_tenant(profile)
+        self.pending.append({"op": "add_tenant", "profile": profile.model_dump(mode="json")})
 
     def deposit(self, tenant: str, amount: int, ref: str, at: datetime) -> None:
-        self._do(
+        self.market.deposit(tenant, amount, ref, at)
+        self.pending.append(
             {"op": "deposit", "tenant": tenant, "amount": amount, "ref": ref, "at": at.isoformat()}
         )
 
     def open_lease(self, terms: LeaseTerms) -> None:
         """Raises MarketError (insufficient funds, budget) with nothing changed."""
-        self._do({"op": "open_lease", "terms": terms.model_dump(mode="json")})
+        self.market.open_lease(terms)  # raises before anything is recorded
+        self.pending.append({"op": "open_lease", "terms": terms.model_dump(mode="json")})
 
     def ingest(self, event: UsageEvent) -> None:
-        self._do({"op": "ingest", "event": event.model_dump(mode="json")})
+        self.market.ingest(event)
+        self.pending.append({"op": "ingest", "event": event.model_dump(mode="json")})
 
     def settle(self, lease: str, at: datetime) -> None:
-        self._do({"op": "settle", "lease": lease, "at": at.isoformat()})
+        self.market.settle(lease, at)
+        self.pending.append({"op": "settle", "lease": lease, "at": at.isoformat()})
 
     def close(self, lease: str, reason: CloseReason, at: datetime) -> None:
-        self._do({"op": "close", "lease": lease, "reason": reason.value, "at": at.isoformat()})
+        self.market.close(lease, reason, at)
+        self.pending.append(
+            {"op": "close", "lease": lease, "reason": reason.value, "at": at.isoformat()}
+        )
 
     # --- journal -------------------------------------------------------------------------
-    def _do(self, body: dict[str, Any]) -> None:
-        apply(self.market, body)  # raises before anything is recorded
-        self.pending.append(body)
-
     def take_pending(self) -> list[dict[str, Any]]:
         out, self.pending = self.pending, []
         return out

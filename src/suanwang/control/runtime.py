@@ -170,6 +170,8 @@ class Runtime:
         self.waiting: dict[str, str] = {}
         self.unreconciled: set[str] = set()
         self._stalled_inputs: tuple[int, int, int] | None = None
+        self._paths: dict[tuple[str, str], tuple[Hop, ...]] = {}
+        self._paths_version = ""
         self.stalled = False
         self.profile = Profile.for_mode(config.scheduler_mode)
 
@@ -826,10 +828,7 @@ class Runtime:
         site = self.sites[op.site]
         hops: tuple[Hop, ...] = ()
         if spec.input is not None and spec.input.site != site.id:
-            try:
-                hops = self.network.path(spec.input.site, site.id).hops
-            except SuanwangError:
-                hops = ()
+            hops = self._hops(spec.input.site, site.id)
         grace = int(self.config.heartbeat_grace_s) + 2 * self.config.meter_every_s
         return lease_terms(
             op.lease,
@@ -844,6 +843,19 @@ class Runtime:
             start_timeout_s=max(900, 3 * grace),
             prepay_hours=self.config.prepay_hours,
         )
+
+    def _hops(self, src: str, dst: str) -> tuple[Hop, ...]:
+        """The input data's path (cached while the network stays as it is)."""
+        version = self.network.version
+        if self._paths_version != version:
+            self._paths.clear()
+            self._paths_version = version
+        if (src, dst) not in self._paths:
+            try:
+                self._paths[(src, dst)] = self.network.path(src, dst).hops
+            except SuanwangError:
+                self._paths[(src, dst)] = ()
+        return self._paths[(src, dst)]
 
     def _dispatch_body(self, op: Dispatch) -> dict[str, Any]:
         spec = self.specs[op.task]
