@@ -133,6 +133,7 @@ class SimBackend:
             time_scale=time_scale,
         )
         self._finished: dict[str, tuple[JobStatus, str]] = {}  # final: (status, site)
+        self._records: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
     # --- the Backend protocol ----
 
@@ -177,7 +178,7 @@ class SimBackend:
             if cached is not None:
                 status, site = cached
             else:
-                record = _read_json(path)
+                record = self._record(key, path)
                 if record is None:
                     continue
                 status, site = self._status(key, record, now), str(record.get("site"))
@@ -253,6 +254,22 @@ class SimBackend:
             for name in names
             if name.endswith(".json") and not name.startswith(".")
         ]
+
+    def _record(self, key: str, path: Path) -> dict[str, Any] | None:
+        """A job's record, re-read only when its file changed (a cancel or a site failure
+        by any process rewrites it, which changes its inode, mtime or size)."""
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._records.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        record = _read_json(path)
+        if record is not None:
+            self._records[key] = (stamp, record)
+        return record
 
     def _job_files(self) -> list[tuple[str, Path]]:
         return [(key, path) for key, path in self._all_job_files() if self._owns(key)]
