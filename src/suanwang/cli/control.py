@@ -187,6 +187,7 @@ def run_cmd(
         signal.signal(signal.SIGTERM, before[1])
         if server is not None:
             server.shutdown()
+            server.server_close()
     counts = ControlService(store).counts()
     for b in backends.values():
         b.close()
@@ -259,6 +260,32 @@ def tasks_cmd(
     for r in rows:
         table.add_row(r.id, r.name, r.tenant, r.state, str(r.attempt), r.site or "", r.reason)
     console.print(table)
+
+
+@app.command("status")
+def status_cmd(
+    db: str | None = DbOption,
+    data_dir: Path | None = DataDirOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """The store, tasks by state, sites declared down and network cuts in force."""
+    store = store_of(db, data_dir)
+    svc = ControlService(store)
+    counts, down, cuts = svc.counts(), svc.sites_down(), svc.cuts()
+    result = {
+        "store": store.url,
+        "schema": store.revision(),
+        "tasks": counts,
+        "sites_down": down,
+        "cuts": cuts,
+    }
+    if json_out:
+        emit_json(result)
+        return
+    console.print(f"store {store.url} (schema {store.revision()})")
+    console.print("tasks: " + (", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"))
+    console.print("sites down: " + (", ".join(down) or "none"))
+    console.print("cuts: " + (", ".join(cuts) or "none"))
 
 
 @app.command("show")
