@@ -60,3 +60,46 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError, match="newer than this version"):
         open_store(url)
+
+
+def test_one_runtime_per_store_and_a_dead_holder_never_blocks(store_url: str) -> None:
+    store = open_store(store_url)
+    held = store.lock_runtime()
+    other = open_store(store_url)
+    with pytest.raises(StoreError, match="another runtime is running"):
+        other.lock_runtime()
+    held.release()
+    again = other.lock_runtime()  # free once released
+    again.release()
+    store.close()
+    other.close()
+
+
+def test_a_sigkilled_runtime_releases_its_lock(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    open_store(url).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from suanwang.control.store import open_store; "
+            f"lock = open_store({url!r}).lock_runtime(); print('held', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    store = open_store(url)
+    with pytest.raises(StoreError):
+        store.lock_runtime()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    time.sleep(0.1)
+    store.lock_runtime().release()

@@ -149,6 +149,10 @@ def run_cmd(
     if unknown:
         fail(f"the config maps sites the world does not have: {', '.join(unknown)}")
     store = store_of(db, data_dir)
+    try:
+        lock = store.lock_runtime()
+    except StoreError as exc:
+        fail(str(exc))
     setup_logs(log_level.value)
     metrics = Metrics()
     try:
@@ -188,6 +192,7 @@ def run_cmd(
         if server is not None:
             server.shutdown()
             server.server_close()
+        lock.release()
     counts = ControlService(store).counts()
     for b in backends.values():
         b.close()

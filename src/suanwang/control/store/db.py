@@ -8,7 +8,8 @@ migrating say what was wrong with which URL (the password masked).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fcntl
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -88,8 +89,54 @@ class Store:
         with self.transaction() as s:
             s.merge(Meta(key=key, value=value))
 
+    def lock_runtime(self) -> RuntimeLock:
+        """Hold the store's runtime lock: one runtime per store, or two engines would drift
+        apart. The operating system (SQLite: a file lock) or the server (PostgreSQL: an
+        advisory lock on the lock's own connection) releases it when the process dies, even
+        by SIGKILL, so a crashed runtime never blocks its restart.
+
+        Raises:
+            StoreError: another runtime holds it.
+        """
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            path = Path(url.database or "memory").with_suffix(".runtime.lock")
+            handle = open(path, "a+")  # noqa: SIM115 (held until release)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise StoreError(
+                    f"another runtime is running on {self.url} (it holds {path})"
+                ) from None
+            return RuntimeLock(release=handle.close)
+        conn = self.engine.connect()
+        conn.detach()  # its own session: closing it really closes it, releasing the lock
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUNTIME_LOCK_KEY})
+        if not got.scalar():
+            conn.close()
+            raise StoreError(f"another runtime is running on {self.url} (advisory lock held)")
+        conn.commit()
+        return RuntimeLock(release=conn.close)
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+RUNTIME_LOCK_KEY = 0x5357_0001
+"""The PostgreSQL advisory-lock key of the runtime lock ('SW', 1)."""
+
+
+class RuntimeLock:
+    """A held runtime lock; :meth:`release` (or process death) lets it go."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release: Callable[[], None] | None = release
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
