@@ -162,3 +162,24 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release clients and connections (jobs keep running)."""
         ...
+
+
+def check_job(
+    name: str, namespace: str, sites: frozenset[str], caps: Capabilities, job: JobSpec
+) -> None:
+    """What every backend refuses before it starts anything.
+
+    Raises:
+        ValueError: the key is outside the backend's namespace (a caller's bug).
+        BackendError: the site is not served here, or the job asks for more than fits.
+    """
+    if not (KEY_PATTERN.match(job.key) and job.key.startswith(namespace + ".")):
+        raise ValueError(f"key {job.key!r} is not in namespace {namespace!r}")
+    if job.site not in sites:
+        raise BackendError(f"{name}: site {job.site!r} is not served here")
+    if job.cpus > caps.max_cpus:
+        raise BackendError(f"{name}: {job.key} asks {job.cpus} CPUs, at most {caps.max_cpus} here")
+    if job.memory_mb > caps.max_memory_mb:
+        raise BackendError(
+            f"{name}: {job.key} asks {job.memory_mb} MB, at most {caps.max_memory_mb} here"
+        )

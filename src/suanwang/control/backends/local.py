@@ -55,6 +55,7 @@ from suanwang.control.backends.base import (
     JobState,
     JobStatus,
     Poll,
+    check_job,
     read_checkpoint,
 )
 from suanwang.control.backends.local_runner import (
@@ -220,20 +221,7 @@ class LocalBackend:
         return bool(KEY_PATTERN.match(key)) and key.startswith(self.namespace + ".")
 
     def _check(self, job: JobSpec) -> None:
-        if not self._owns(job.key):
-            raise ValueError(f"key {job.key!r} is not in namespace {self.namespace!r}")
-        if job.site not in self.sites:
-            raise BackendError(f"{self.name}: site {job.site!r} is not served here")
-        if job.cpus > self.capabilities.max_cpus:
-            raise BackendError(
-                f"{self.name}: {job.key} asks {job.cpus} CPUs, at most "
-                f"{self.capabilities.max_cpus} here"
-            )
-        if job.memory_mb > self.capabilities.max_memory_mb:
-            raise BackendError(
-                f"{self.name}: {job.key} asks {job.memory_mb} MB, at most "
-                f"{self.capabilities.max_memory_mb} here"
-            )
+        check_job(self.name, self.namespace, frozenset(self.sites), self.capabilities, job)
 
     def _spec_record(self, job: JobSpec) -> dict[str, Any]:
         record = job.model_dump(mode="json")

@@ -72,6 +72,7 @@ from suanwang.control.backends.base import (
     JobState,
     JobStatus,
     Poll,
+    check_job,
     read_checkpoint,
 )
 
@@ -447,20 +448,7 @@ class SlurmBackend:
     # --- helpers ----
 
     def _check(self, job: JobSpec) -> None:
-        if not job.key.startswith(self.namespace + "."):
-            raise ValueError(f"key {job.key!r} is not in namespace {self.namespace!r}")
-        if job.site not in self.sites:
-            raise BackendError(f"{self.name}: site {job.site!r} is not served here")
-        if job.cpus > self.capabilities.max_cpus:
-            raise BackendError(
-                f"{self.name}: {job.key} asks {job.cpus} CPUs, at most "
-                f"{self.capabilities.max_cpus} here"
-            )
-        if job.memory_mb > self.capabilities.max_memory_mb:
-            raise BackendError(
-                f"{self.name}: {job.key} asks {job.memory_mb} MB, at most "
-                f"{self.capabilities.max_memory_mb} here"
-            )
+        check_job(self.name, self.namespace, frozenset(self.sites), self.capabilities, job)
 
     def _checkpoint_path(self, job: JobSpec) -> Path | None:
         if not job.checkpoint_dir:
