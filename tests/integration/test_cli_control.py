@@ -167,7 +167,9 @@ def test_submit_prints_one_id_per_task_and_the_tasks_wait_for_the_runtime(data_d
     assert len(ids) == len(set(ids)) == N
     assert all(TASK_ID.match(i) for i in ids), ids
     before = listed(data_dir)
-    assert before["tasks"] == []  # the runtime has not taken them yet
+    # the runtime has not taken them yet: they are listed as submitted, waiting for it
+    assert sorted(t["id"] for t in before["tasks"]) == sorted(ids)
+    assert {t["state"] for t in before["tasks"]} == {"submitted"}
     assert before["counts"]["waiting"] == N
     assert sum(v for k, v in before["counts"].items() if k != "waiting") == 0
     shown = control_json(data_dir, "show", ids[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from suanwang import __version__
-from suanwang.cli import control, energy, ledger, market, net, schedule, world
+from suanwang.cli import audit, control, energy, ledger, market, net, schedule, up, world
 from suanwang.cli.units import units
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app.add_typer(schedule.tasks_app, name="tasks")
 app.add_typer(market.app, name="market")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(control.app, name="control")
+app.add_typer(audit.app, name="audit")
+app.command(name="up")(up.up_cmd)
 app.command(name="schedule", help=schedule.SCHEDULE_HELP)(schedule.schedule_cmd)
 app.command(name="why-not", help=schedule.WHY_NOT_HELP)(schedule.why_not_cmd)
 app.command(name="units")(units)

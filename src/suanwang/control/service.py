@@ -185,19 +185,7 @@ class ControlService:
             ).scalar_one_or_none()
         if inbox is None:
             raise UnknownIdError("task", task, [])
-        spec = TaskSpec.model_validate(inbox.body["spec"])
-        return TaskView(
-            id=task,
-            name=spec.name,
-            tenant=spec.tenant,
-            state=TaskState.SUBMITTED.value,
-            attempt=1,
-            site=None,
-            pool=None,
-            reason="waiting for the runtime to take it",
-            submitted_at=_utc(inbox.at),
-            updated_at=_utc(inbox.at),
-        )
+        return _waiting_view(inbox)
 
     def tasks(
         self,
@@ -207,14 +195,32 @@ class ControlService:
         limit: int = 100,
         offset: int = 0,
     ) -> list[TaskView]:
-        """Tasks the runtime has taken, newest first, filtered and paged."""
+        """Tasks, newest first, filtered and paged; submissions the runtime has not taken yet
+        come first, as ``submitted``."""
+        waiting: list[TaskView] = []
+        if state in (None, TaskState.SUBMITTED):
+            with self.store.sessions() as s:
+                rows = s.execute(
+                    select(InboxRow)
+                    .where(InboxRow.kind == "submit", InboxRow.taken.is_(False))
+                    .order_by(InboxRow.seq.desc())
+                ).scalars()
+                for row in rows:
+                    if row.task is None:
+                        continue
+                    view = _waiting_view(row)
+                    if tenant is None or view.tenant == tenant:
+                        waiting.append(view)
+                        if len(waiting) >= offset + limit:
+                            break
         q = select(TaskRow).order_by(TaskRow.submitted_at.desc(), TaskRow.id)
         if state is not None:
             q = q.where(TaskRow.state == state.value)
         if tenant is not None:
             q = q.where(TaskRow.tenant == tenant)
         with self.store.sessions() as s:
-            return [_view(r) for r in s.execute(q.limit(limit).offset(offset)).scalars()]
+            taken = [_view(r) for r in s.execute(q.limit(offset + limit)).scalars()]
+        return (waiting + taken)[offset : offset + limit]
 
     def counts(self) -> dict[str, int]:
         """Tasks by state (plus ``waiting`` for submissions the runtime has not taken)."""
@@ -254,6 +260,23 @@ class ControlService:
     def sites_down(self) -> list[str]:
         with self.store.sessions() as s:
             return sorted(s.execute(select(SiteRow.id).where(SiteRow.down.is_(True))).scalars())
+
+
+def _waiting_view(row: InboxRow) -> TaskView:
+    spec = row.body["spec"]
+    assert isinstance(spec, dict)
+    return TaskView(
+        id=str(row.task),
+        name=str(spec["name"]),
+        tenant=str(spec["tenant"]),
+        state=TaskState.SUBMITTED.value,
+        attempt=1,
+        site=None,
+        pool=None,
+        reason="waiting for the runtime to take it",
+        submitted_at=_utc(row.at),
+        updated_at=_utc(row.at),
+    )
 
 
 def _view(row: TaskRow) -> TaskView:

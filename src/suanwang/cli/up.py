@@ -1,0 +1,126 @@
+"""`suanwang up`: the platform in one process: the API, the runtime and the backends, on
+SQLite in a data directory and the built-in world."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from suanwang.cli.control import DataDirOption, LogLevel, data_dir_of
+from suanwang.cli.output import console, err_console, fail
+from suanwang.cli.worldfile import load_world
+from suanwang.control.backends.registry import make_backends
+from suanwang.control.config import ControlConfig
+from suanwang.control.logs import setup as setup_logs
+from suanwang.control.metrics import Metrics
+from suanwang.control.runtime import Runtime
+from suanwang.control.service import ControlService
+from suanwang.control.store import StoreError, default_url, open_store
+from suanwang.core.access import Role
+from suanwang.core.errors import SuanwangError
+from suanwang.core.scheduling.workload import generate_tasks
+from suanwang.core.unit_catalog import UNIT_TABLE
+
+BOOTSTRAPPED = "bootstrap.operator_token"
+
+
+def up_cmd(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8040, "--port", min=1, max=65535, help="Port to listen on."),
+    data_dir: Path | None = DataDirOption,
+    config: Path | None = typer.Option(
+        None, "--config", help="Control-plane TOML [default: DATA_DIR/control.toml]."
+    ),
+    demo: bool = typer.Option(
+        False, "--demo", help="Add a steady stream of realistic tasks from demo tenants."
+    ),
+    log_level: LogLevel = typer.Option(LogLevel.WARNING, "--log-level", help="Log detail."),
+) -> None:
+    """Start the platform: the HTTP API, the runtime and the backends.
+
+    The first start creates an operator token (admin role) and prints it once; keep it. Stop
+    with Ctrl-C; the next start resumes with nothing lost.
+    """
+    import uvicorn
+
+    from suanwang.api.app import ApiSettings, create_app
+    from suanwang.api.tokens import TokenStore
+
+    world = load_world(ctx)
+    ddir = data_dir_of(data_dir)
+    cfg_path = config or (ddir / "control.toml")
+    if config is not None and not config.exists():
+        fail(f"{config}: no such file")
+    try:
+        cfg = ControlConfig.load(cfg_path) if cfg_path.exists() else ControlConfig()
+        store = open_store(default_url(ddir))
+        lock = store.lock_runtime()
+    except (StoreError, SuanwangError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot use the data directory {ddir}: {exc.strerror or exc}")
+    setup_logs(log_level.value)
+    metrics = Metrics()
+    try:
+        backends = make_backends(cfg, [s.id for s in world.sites], ddir)
+        runtime = Runtime(store, cfg, world, UNIT_TABLE, backends, data_dir=ddir, metrics=metrics)
+        runtime.recover()
+    except SuanwangError as exc:
+        lock.release()
+        fail(str(exc))
+    tokens = TokenStore(store)
+    url = f"http://{host}:{port}"
+    if store.meta(BOOTSTRAPPED) is None:
+        info, token = tokens.create("operator", Role.ADMIN, note="created by the first `up`")
+        store.set_meta(BOOTSTRAPPED, info.id)
+        console.print(f"[bold]operator token[/bold] (shown once, keep it): {token}")
+    console.print(f"Suanwang is up at {url} (API docs {url}/docs); data in {ddir}; Ctrl-C stops")
+    stop = threading.Event()
+
+    def run_runtime() -> None:
+        try:
+            runtime.run(should_stop=stop.is_set, sleep=stop.wait)
+        except Exception as exc:  # the store failed: stop serving, the next start recovers
+            err_console.print(f"runtime stopped: {exc}")
+            stop.set()
+
+    threads = [threading.Thread(target=run_runtime, name="runtime", daemon=True)]
+    if demo:
+        threads.append(
+            threading.Thread(
+                target=_demo_stream,
+                args=(ControlService(store), world, stop),
+                name="demo",
+                daemon=True,
+            )
+        )
+    app = create_app(ApiSettings(store=store, world=world, metrics=metrics))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    )
+    for t in threads:
+        t.start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        for b in backends.values():
+            b.close()
+        lock.release()
+        store.close()
+    console.print("stopped; the next `suanwang up` resumes where this left off")
+
+
+def _demo_stream(service: ControlService, world: object, stop: threading.Event) -> None:
+    """A steady stream of realistic tasks: a few every couple of seconds."""
+    rng = np.random.default_rng()
+    while not stop.wait(2.0):
+        specs = generate_tasks(world, 5, rng, start=datetime.now(UTC))  # type: ignore[arg-type]
+        service.submit_many(specs)
