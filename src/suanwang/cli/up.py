@@ -3,7 +3,11 @@ SQLite in a data directory and the built-in world."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import socket
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +56,11 @@ def up_cmd(
     from suanwang.api.tokens import TokenStore
 
     world = load_world(ctx)
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (try --port)")
     ddir = data_dir_of(data_dir)
     cfg_path = config or (ddir / "control.toml")
     if config is not None and not config.exists():
@@ -78,8 +87,11 @@ def up_cmd(
     if store.meta(BOOTSTRAPPED) is None:
         info, token = tokens.create("operator", Role.ADMIN, note="created by the first `up`")
         store.set_meta(BOOTSTRAPPED, info.id)
-        console.print(f"[bold]operator token[/bold] (shown once, keep it): {token}")
-    console.print(f"Suanwang is up at {url} (API docs {url}/docs); data in {ddir}; Ctrl-C stops")
+        console.print(f"[bold]operator token[/bold] (shown once, keep it): {token}", soft_wrap=True)
+    console.print(
+        f"Suanwang is up at {url} (API docs {url}/docs); data in {ddir}; Ctrl-C stops",
+        soft_wrap=True,
+    )
     stop = threading.Event()
 
     def run_runtime() -> None:
@@ -100,14 +112,26 @@ def up_cmd(
             )
         )
     app = create_app(ApiSettings(store=store, world=world, metrics=metrics))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    )
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # ours below: stop serving, then stop the runtime, and exit 0
+
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+
+    def _stop(_sig: int, _frame: object) -> None:
+        server.should_exit = True
+        stop.set()
+
+    before = signal.signal(signal.SIGINT, _stop), signal.signal(signal.SIGTERM, _stop)
     for t in threads:
         t.start()
     try:
         server.run()
     finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
         stop.set()
         for t in threads:
             t.join(timeout=30)
