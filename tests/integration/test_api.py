@@ -77,7 +77,15 @@ def live(store_url: str, tmp_path: Path) -> Iterator[Live]:
     ts.revoke(info.id)
     tokens["revoked"] = revoked
     tokens["expired"] = ts.create("tenant-04", Role.TENANT, ttl=timedelta(seconds=1))[1]
-    app = create_app(ApiSettings(store=store, world=WORLD, clock=clock, metrics=metrics))
+    app = create_app(
+        ApiSettings(
+            store=store,
+            world=WORLD,
+            clock=clock,
+            metrics=metrics,
+            market=lambda: rt.journal.market,
+        )
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -257,3 +265,42 @@ def test_the_docs_work_offline(live: Live) -> None:
         assert "cdn" not in r.text.lower()
     spec = live.client(None).get("/openapi.json").json()
     assert "/v1/tasks" in spec["paths"]
+
+
+def test_money_reads_are_the_tenants_own(live: Live) -> None:
+    alice, bob = live.client("alice"), live.client("bob")
+    task = alice.post("/v1/tasks", json=task_json("tenant-01")).json()["id"]
+    for _ in range(30):
+        live.runtime.tick()
+        if alice.get(f"/v1/tasks/{task}").json()["state"] in ("succeeded", "queued"):
+            break
+        time.sleep(0.05)
+    bal = alice.get("/v1/balance").json()
+    assert bal["tenant"] == "tenant-01"
+    assert bal["currency"] == "USD"
+    assert 0 < bal["balance_micros"] <= 10_000_000_000  # the starting credit, less what ran
+    leases = alice.get("/v1/leases").json()
+    assert [x["task"] for x in leases] == [task]
+    assert leases[0]["state"] == "closed"
+    assert bob.get("/v1/leases").json() == []
+    assert bob.get(f"/v1/leases/{leases[0]['id']}").status_code == 404
+    assert live.client("operator").get(f"/v1/leases/{leases[0]['id']}").status_code == 200
+    assert bob.get("/v1/balance", params={"tenant": "tenant-01"}).json()["tenant"] == "tenant-02"
+
+
+def test_quotes_paths_and_energy_signals(live: Live) -> None:
+    alice = live.client("alice")
+    r = alice.post("/v1/market/quote", json={"tasks": [task_json("tenant-01")], "top": 2})
+    assert r.status_code == 200, r.text
+    q = r.json()[0]
+    assert len(q["offers"]) <= 2
+    p = alice.get("/v1/network/path", params={"src": "cn-beijing", "dst": "de-frankfurt"})
+    assert p.status_code == 200
+    assert p.json()["rtt_ms"] == 2 * p.json()["one_way_ms"]
+    assert (
+        alice.get("/v1/network/path", params={"src": "cn-beijing", "dst": "nowhere"}).status_code
+        == 404
+    )
+    e = alice.get("/v1/energy/sites/cn-zhongwei", params={"hours": 6}).json()
+    assert len(e["hours"]) == 6
+    assert e["zone"]

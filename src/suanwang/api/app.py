@@ -22,6 +22,7 @@ from suanwang.api.audit import AuditLog
 from suanwang.api.docs import install_offline_docs
 from suanwang.api.errors import ApiError, install_error_handlers
 from suanwang.api.limits import BodySizeLimitMiddleware, RateLimiter
+from suanwang.api.routes_market import market_router
 from suanwang.api.tokens import AuthError, Principal, TokenInfo, TokenStore
 from suanwang.control.metrics import Metrics
 from suanwang.control.service import ControlService, TaskView
@@ -29,6 +30,7 @@ from suanwang.control.store import Store
 from suanwang.core.access import Role, allowed, sees_everything
 from suanwang.core.engine import StoryLine, TaskState
 from suanwang.core.errors import SuanwangError, UnknownIdError
+from suanwang.core.market.settlement import Market
 from suanwang.core.network.failures import FailureSpec
 from suanwang.core.tasks import TaskSpec
 from suanwang.core.world import World
@@ -44,6 +46,7 @@ class ApiSettings:
     world: World
     clock: Clock = field(default=lambda: datetime.now(UTC))
     metrics: Metrics | None = None
+    market: Callable[[], Market | None] = field(default=lambda: None)
     rate_per_s: float = 200.0
     burst: int = 2000
     max_body_bytes: int = 16 * 1024 * 1024
@@ -354,6 +357,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return Accepted(detail="revoked")
 
     app.include_router(v1)
+    app.include_router(market_router(needs, world, settings.market, settings.clock))
     return app
 
 

@@ -111,7 +111,11 @@ def up_cmd(
                 daemon=True,
             )
         )
-    app = create_app(ApiSettings(store=store, world=world, metrics=metrics))
+    app = create_app(
+        ApiSettings(
+            store=store, world=world, metrics=metrics, market=lambda: runtime.journal.market
+        )
+    )
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager

@@ -832,7 +832,7 @@ class Runtime:
         grace = int(self.config.heartbeat_grace_s) + 2 * self.config.meter_every_s
         return lease_terms(
             op.lease,
-            spec,
+            spec.model_copy(update={"name": op.task}),  # the lease names the task by its id
             site,
             site.pools[op.pool],
             self.table,
