@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from suanwang import __version__
-from suanwang.cli import audit, control, energy, ledger, market, net, schedule, up, world
+from suanwang.cli import audit, control, energy, ledger, market, net, remote, schedule, up, world
 from suanwang.cli.units import units
 
 app = typer.Typer(
@@ -24,6 +24,16 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(control.app, name="control")
 app.add_typer(audit.app, name="audit")
 app.command(name="up")(up.up_cmd)
+app.command(name="submit")(remote.submit_cmd)
+app.command(name="watch")(remote.watch_cmd)
+app.command(name="balance")(remote.balance_cmd)
+schedule.tasks_app.command(name="list")(remote.tasks_list_cmd)
+schedule.tasks_app.command(name="show")(remote.tasks_show_cmd)
+schedule.tasks_app.command(name="cancel")(remote.tasks_cancel_cmd)
+token_app = typer.Typer(help="API tokens: create (admins) and revoke.", no_args_is_help=True)
+token_app.command(name="create")(remote.token_create_cmd)
+token_app.command(name="revoke")(remote.token_revoke_cmd)
+app.add_typer(token_app, name="token")
 app.command(name="schedule", help=schedule.SCHEDULE_HELP)(schedule.schedule_cmd)
 app.command(name="why-not", help=schedule.WHY_NOT_HELP)(schedule.why_not_cmd)
 app.command(name="units")(units)

@@ -99,7 +99,10 @@ GENERATE_HELP = (
     "--seed, --start and world give the same file."
 )
 
-tasks_app = typer.Typer(help="Task files: generate a synthetic workload.", no_args_is_help=True)
+tasks_app = typer.Typer(
+    help="Tasks: generate a synthetic workload file; list, show and cancel tasks on the API.",
+    no_args_is_help=True,
+)
 
 
 # --- reading task files ---------------------------------------------------------------------------
