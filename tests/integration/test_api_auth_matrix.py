@@ -116,17 +116,17 @@ def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
     """(path, methods, dependant) of every APIRoute, routers included (FastAPI >= 0.16x keeps
     included routers as one entry of ``app.routes``; older versions flatten them)."""
     try:
-        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined]
+        from fastapi.routing import iter_route_contexts
     except ImportError:  # pragma: no cover - older FastAPI: app.routes is flat
         for route in app.routes:
             if isinstance(route, APIRoute):
-                yield route.path, set(route.methods), route.dependant
+                yield route.path, set(route.methods or ()), route.dependant
         return
     for ctx in iter_route_contexts(app.routes):
         original = ctx.original_route
         if isinstance(original, APIRoute):
             dependant = getattr(ctx, "dependant", None) or original.dependant
-            yield str(ctx.path), set(ctx.methods or original.methods), dependant
+            yield str(ctx.path), set(ctx.methods or original.methods or ()), dependant
 
 
 def _walk_calls(dependant: Any) -> Iterator[Any]:
@@ -495,21 +495,8 @@ def first_forbidden_role(route: RouteInfo) -> Role | None:
 
 
 BODY_ROUTES = [r for r in ROUTES if r.has_body]
-_JSON_BUG = (
-    "BUG: FastAPI parses a JSON body before it solves the route's dependencies, so a "
-    "malformed JSON body answers 400 malformed_json before the token (401) or the role (403) "
-    "is checked (src/suanwang/api/app.py caller/needs run after the body is decoded)"
-)
-for _route in BODY_ROUTES:
-    if _route.id in {
-        "POST /v1/market/quote",
-        "POST /v1/network/cuts",
-        "POST /v1/tasks",
-        "POST /v1/tasks/batch",
-        "POST /v1/tokens",
-    }:
-        KNOWN_BUGS[("bad-body", _route.id, "no-token")] = _JSON_BUG
-        KNOWN_BUGS[("bad-body", _route.id, "forbidden-role")] = _JSON_BUG
+# A malformed body is looked at only after the token and the role: the API checks them in
+# its validation-error handler, since FastAPI parses a body before it solves dependencies.
 
 
 def bad_body_cases() -> list[Any]:

@@ -14,13 +14,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from suanwang import __version__
 from suanwang.api.audit import AuditLog
 from suanwang.api.docs import install_offline_docs
 from suanwang.api.errors import ApiError, install_error_handlers
+from suanwang.api.errors import _api_error as api_error_handler
+from suanwang.api.errors import _validation_error as validation_error_handler
 from suanwang.api.limits import BodySizeLimitMiddleware, RateLimiter
 from suanwang.api.routes_market import market_router
 from suanwang.api.tokens import AuthError, Principal, TokenInfo, TokenStore
@@ -106,6 +108,34 @@ class WhoAmI(BaseModel):
     expires_at: datetime
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorOut(BaseModel):
+    """Every error the API gives."""
+
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": what}
+    for status, what in (
+        (400, "Malformed request"),
+        (401, "No valid bearer token"),
+        (403, "The token's role may not do this"),
+        (404, "Unknown id (or another tenant's)"),
+        (413, "Body too large"),
+        (415, "Body is not JSON"),
+        (422, "Invalid field (named in `field`)"),
+        (429, "Rate limited (see Retry-After)"),
+    )
+}
+"""The error responses every protected route documents."""
+
+
 class Health(BaseModel):
     status: str
     version: str
@@ -122,6 +152,27 @@ def create_app(settings: ApiSettings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+
+    async def validation_after_auth(request: Request, exc: Exception) -> Response:
+        """A body or query that fails to parse is looked at only after the caller proved who
+        it is and that its role may call the route (FastAPI parses before dependencies)."""
+        try:
+            if request.url.path.startswith("/v1/") or request.url.path == "/metrics":
+                who = caller(request)
+                route = request.scope.get("route")
+                for dep in getattr(getattr(route, "dependant", None), "dependencies", ()):
+                    action = getattr(dep.call, "action", None)
+                    if action is not None and not allowed(who.role, action):
+                        raise ApiError(
+                            403,
+                            "forbidden",
+                            f"a {who.role.value} token may not {action.replace('.', ' ')}",
+                        )
+        except ApiError as err:
+            return await api_error_handler(request, err)
+        return await validation_error_handler(request, exc)
+
+    app.add_exception_handler(RequestValidationError, validation_after_auth)
     install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     tokens = TokenStore(settings.store, settings.clock)
@@ -162,6 +213,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 )
             return who
 
+        check.action = action  # type: ignore[attr-defined]
         return check
 
     def record(
@@ -194,13 +246,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
         """Liveness: answers without a token."""
         return Health(status="ok", version=__version__)
 
-    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        responses={200: {"content": {"text/plain": {}}, "description": "Metrics"}, **ERRORS},
+    )
     def metrics(who: Annotated[Principal, Depends(needs("metrics.read"))]) -> Response:
         """Prometheus metrics of the runtime in this process (operators)."""
         body = settings.metrics.exposition() if settings.metrics is not None else b""
         return Response(body, media_type="text/plain; version=0.0.4")
 
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix="/v1", responses=ERRORS)
 
     @v1.get("/whoami", tags=["security"])
     def whoami(who: Annotated[Principal, Depends(caller)]) -> WhoAmI:
@@ -256,7 +312,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         state: TaskState | None = None,
         tenant: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> TaskPage:
         """Tasks, newest first; a tenant sees only its own."""
         if not sees_everything(who.role):
@@ -357,8 +413,38 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return Accepted(detail="revoked")
 
     app.include_router(v1)
-    app.include_router(market_router(needs, world, settings.market, settings.clock))
+    app.include_router(
+        market_router(needs, world, settings.market, settings.clock), responses=ERRORS
+    )
+    _declare_bearer(app)
     return app
+
+
+def _declare_bearer(app: FastAPI) -> None:
+    """The OpenAPI document says every operation but /healthz needs a bearer token (the docs
+    page then offers an Authorize button)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "sw_<id>.<secret>"}
+            }
+            schema["security"] = [{"bearer": []}]
+            for path, ops in schema.get("paths", {}).items():
+                if path == "/healthz":
+                    for op in ops.values():
+                        op["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def action_changes_state(action: str) -> bool:
