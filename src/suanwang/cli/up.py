@@ -56,7 +56,8 @@ def up_cmd(
     from suanwang.api.tokens import TokenStore
 
     world = load_world(ctx)
-    with socket.socket() as probe:
+    with socket.socket() as probe:  # bound as uvicorn binds it (old connections may linger)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
