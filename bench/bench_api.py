@@ -25,12 +25,20 @@ dropped afterwards. Per store:
   what one single submission does, step by step: ``TaskSpec`` validation from JSON, the token
   lookup (``TokenStore.authenticate``), the inbox insert (``ControlService.submit``) and the
   audit append (``AuditLog.append``, its own transaction under the audit lock);
-* the server's CPU (from /proc) per request, so a GIL-bound server shows as one busy core.
+* the CPU the server (from /proc) and this process used per request and in cores, so a
+  GIL-bound server shows as one busy core.
 
 Every accepted task is checked to be in the inbox afterwards. The API's per-token rate limit
 (200/s, burst 2,000 by default) is raised for the benchmark, or it would be what is measured.
-``--profile`` adds a run of single submissions on SQLite sampled by py-spy (the thread holding
-the GIL, and every request thread's wall time) and prints where the server's time goes.
+Two additions for finding where the time goes (nothing in src/ is changed):
+
+* ``--what-if``: single submissions against servers with one or more of the per-request store
+  round trips patched out in the server process (tokens cached after the first lookup, no
+  audit append, no inbox insert), so the gain of removing each is measured, not guessed;
+* ``--profile``: single submissions sampled by py-spy at once with ``--gil`` (the thread that
+  holds the GIL: where the interpreter's time goes) and ``--idle`` (every request thread,
+  waiting or not: where a request's wall time goes, the database driver and its lock waits
+  included); the raw stacks are kept beside the JSON.
 
 Writes bench/results/api.json (or --out); --serve is the server mode the benchmark starts.
 """
@@ -68,10 +76,6 @@ import uvicorn
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from timing import best_of
-
 from suanwang.api.app import ApiSettings, create_app
 from suanwang.api.audit import AuditLog
 from suanwang.api.tokens import TokenStore
@@ -93,7 +97,39 @@ RATE = 10.0**9  # the per-token rate limit while benchmarking (effectively none)
 
 
 # --- the server process ---------------------------------------------------------------------------
-def make_app(url: str) -> Any:
+VARIANTS = {
+    "token-cache": "each token looked up in the store once, then cached",
+    "no-audit": "no audit append",
+    "no-inbox": "no inbox insert (ids made, nothing stored)",
+}
+"""What-if patches applied in the server process (``--what-if``), to measure what each
+per-request store round trip costs. Nothing in src/ is changed."""
+
+
+def patch(variants: list[str]) -> None:
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants {sorted(unknown)}; known: {sorted(VARIANTS)}")
+    if "token-cache" in variants:
+        lookup = TokenStore.authenticate
+        cache: dict[str | None, Any] = {}
+
+        def authenticate(self: TokenStore, token: str | None) -> Any:
+            if token not in cache:
+                cache[token] = lookup(self, token)
+            return cache[token]
+
+        TokenStore.authenticate = authenticate  # type: ignore[method-assign]
+    if "no-audit" in variants:
+        AuditLog.append = lambda self, **kw: {}  # type: ignore[method-assign]
+    if "no-inbox" in variants:
+        ControlService.submit_many = (  # type: ignore[method-assign]
+            lambda self, specs, **kw: [self.ids() for _ in specs]
+        )
+
+
+def make_app(url: str, variants: list[str] | None = None) -> Any:
+    patch(variants or [])
     store = open_store(url, migrate=False)
     return create_app(
         ApiSettings(store=store, world=load_builtin_world(), rate_per_s=RATE, burst=int(RATE))
@@ -132,7 +168,7 @@ def serve(args: argparse.Namespace) -> None:
             lifespan="off",
         )
         return
-    app = make_app(args.store)
+    app = make_app(args.store, [v for v in args.variant.split(",") if v])
     server = Quiet(
         uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off")
     )
@@ -169,11 +205,12 @@ def cpu_seconds(pid: int) -> float:
 class Server:
     """``bench_api.py --serve`` in a subprocess."""
 
-    def __init__(self, store_url: str, workers: int) -> None:
+    def __init__(self, store_url: str, workers: int, variants: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--store", store_url]
         cmd += ["--port", str(self.port), "--workers", str(workers)]
+        cmd += ["--variant", ",".join(variants)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -236,16 +273,20 @@ def drive(
                 t = time.perf_counter()
                 if t >= stop:
                     break
-                if bodies is None:
-                    r = c.request(method, path)
-                else:
-                    r = c.request(method, path, content=bodies[k % len(bodies)])
-                    k += concurrency
+                code: int | str
+                try:
+                    if bodies is None:
+                        code = c.request(method, path).status_code
+                    else:
+                        code = c.request(method, path, content=bodies[k % len(bodies)]).status_code
+                        k += concurrency
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
                 end = time.perf_counter()
-                if r.status_code == expect:
+                if code == expect:
                     done[i].append((end, end - t))
                 else:
-                    errors[i][str(r.status_code)] = errors[i].get(str(r.status_code), 0) + 1
+                    errors[i][str(code)] = errors[i].get(str(code), 0) + 1
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(concurrency)]
     for th in threads:
@@ -340,10 +381,9 @@ def in_process(url: str, specs: list[TaskSpec], n: int, k: int) -> dict[str, Any
         }
         steps = {key: v * 1e6 for key, v in steps.items()}
         steps["sum_us"] = sum(steps.values())
-        one_by_one = best_of(lambda: [svc.submit(s) for s in specs[:k]], 1) / k
         return {
             "submit_many": {"tasks": n, "seconds": many_s, "tasks_per_s": n / many_s},
-            "submit_one_per_txn": {"tasks": k, "tasks_per_s": 1 / one_by_one},
+            "submit_one_per_txn": {"tasks": k, "tasks_per_s": 1e6 / steps["inbox_insert_us"]},
             "steps": steps,
             "steps_tasks_per_s": 1e6 / steps["sum_us"],
         }
@@ -434,7 +474,32 @@ def bench_store(
         "batch_over_submit_many": batch / ip["submit_many"]["tasks_per_s"],
         "batch_over_single": batch / single,
     }
+    if args.what_if:
+        out["what_if"] = {}
+        for variants in WHAT_IF:
+            name = "+".join(variants)
+            server = Server(url, args.workers, variants)
+            try:
+                r = drive(
+                    server, "POST", "/v1/tasks", singles, concurrency=c, seconds=short,
+                    warmup=warm,
+                )  # fmt: skip
+            finally:
+                server.stop()
+            r["over_as_is"] = r["tasks_per_s"] / single
+            out["what_if"][name] = r
+            print(f"[{label}] what if {name}: {line(f'single_c{c}', r)}", flush=True)
+    if args.profile:
+        out["profile"] = run_profile(label, url, specs, args)
     return out
+
+
+WHAT_IF = [
+    ("token-cache",),
+    ("no-audit",),
+    ("token-cache", "no-audit"),
+    ("token-cache", "no-audit", "no-inbox"),
+]
 
 
 def line(name: str, r: dict[str, Any]) -> str:
@@ -471,7 +536,15 @@ MACHINERY = [
     ("event loop (asyncio)", ("asyncio/", "selectors.py")),
 ]
 IN_DB = ("do_execute", "do_execute_no_params", "do_commit", "do_executemany", "do_begin", "connect")
-"""Innermost frames that are the database driver at work (or waiting for a lock)."""
+"""Innermost SQLAlchemy frames that are the database driver at work (sqlite3 is C code, so its
+time, lock waits included, shows in these); psycopg's own frames count as the driver too."""
+CHECKOUT = ("Pool.connect ", "_ConnectionFairy._checkout ")
+"""Frames of taking a connection from SQLAlchemy's pool (a pre-ping, or opening a new one)."""
+
+
+def in_db(frames: list[str]) -> bool:
+    leaf = frames[-1].split(" (")[0].rsplit(".", 1)[-1]
+    return leaf in IN_DB or any("psycopg/" in f for f in frames[-3:])
 
 
 def category(frames: list[str]) -> str:
@@ -501,18 +574,22 @@ def py_spy() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-def run_profile(url: str, specs: list[TaskSpec], args: argparse.Namespace) -> dict[str, Any] | None:
-    """Single submissions on SQLite sampled by py-spy, twice at once: ``--gil`` (the thread
+def run_profile(
+    label: str, url: str, specs: list[TaskSpec], args: argparse.Namespace
+) -> dict[str, Any] | None:
+    """Single submissions sampled by py-spy, twice at once: ``--gil`` (the thread
     holding the GIL: where the interpreter's time goes) and ``--idle`` (every thread, waiting
     or not: where a request's wall time goes)."""
     spy = py_spy()
     if spy is None:
-        print("[profile] py-spy not found (pip install py-spy); skipped")
+        print(f"[{label}] profile: py-spy not found (pip install py-spy); skipped")
         return None
     singles, _ = bodies_for(specs, args.batch)
     server = Server(url, 1)
     rate, seconds = 200, max(2, round(args.seconds))
-    paths = {m: args.out.with_name(f"{args.out.stem}-profile-{m}.txt") for m in ("gil", "idle")}
+    paths = {
+        m: args.out.with_name(f"{args.out.stem}-profile-{label}-{m}.txt") for m in ("gil", "idle")
+    }
     spies: list[subprocess.Popen[bytes]] = []
 
     def start() -> None:
@@ -538,11 +615,12 @@ def run_profile(url: str, specs: list[TaskSpec], args: argparse.Namespace) -> di
         for proc in spies:
             _, err = proc.communicate(timeout=60)
             if proc.returncode != 0:
-                print(f"[profile] py-spy failed: {err.decode(errors='replace').strip()[-300:]}")
+                why = err.decode(errors="replace").strip()[-300:]
+                print(f"[{label}] profile: py-spy failed: {why}")
                 return None
     finally:
         server.stop()
-    print(f"[profile] {line(f'single_c{c} sampled by py-spy', r)}", flush=True)
+    print(f"[{label}] profile: {line(f'single_c{c} sampled by py-spy', r)}", flush=True)
     tasks = r["tasks_per_s"] * seconds  # tasks answered while py-spy sampled
     gil = read_raw(paths["gil"])
     held = sum(n for _, n in gil)
@@ -555,11 +633,14 @@ def run_profile(url: str, specs: list[TaskSpec], args: argparse.Namespace) -> di
     ]
     wall_total = sum(n for _, n in wall)
     wall_by: dict[str, list[int]] = {}
+    checkout = 0
     for frames, n in wall:
         row = wall_by.setdefault(category(frames), [0, 0])
         row[0] += n
-        if frames[-1].split(" (")[0].rsplit(".", 1)[-1] in IN_DB:
+        if in_db(frames):
             row[1] += n
+        if any(f.startswith(CHECKOUT) for f in frames):
+            checkout += n
     names = [n for n, _ in CATEGORIES] + [n for n, _ in MACHINERY] + ["other"]
     prof: dict[str, Any] = {
         "tool": "py-spy",
@@ -581,12 +662,14 @@ def run_profile(url: str, specs: list[TaskSpec], args: argparse.Namespace) -> di
             }
             for k in names
         },
+        "request_threads_in_db": sum(v[1] for v in wall_by.values()) / max(wall_total, 1),
+        "request_threads_pool_checkout": checkout / max(wall_total, 1),
         "files": {k: str(v) for k, v in paths.items()},
     }
     print(
-        f"[profile] the GIL was held {prof['gil_busy']:.0%} of the time; per category: share of "
-        "the GIL (µs per task) | share of request threads' wall time (of which in the database "
-        "driver, lock waits included)"
+        f"[{label}] profile: the GIL was held {prof['gil_busy']:.0%} of the time; per category: "
+        "share of the GIL (µs per task) | share of request threads' wall time (of which in the "
+        "database driver, lock waits included)"
     )
     for k in names:
         g, w = prof["gil"][k], prof["request_threads"][k]
@@ -594,6 +677,11 @@ def run_profile(url: str, specs: list[TaskSpec], args: argparse.Namespace) -> di
             f"  {k:<44} {g['share']:6.1%} ({g['us_per_task']:5,.0f} µs) | {w['share']:6.1%} "
             f"({w['in_db_share']:.1%})"
         )
+    print(
+        f"  request threads: {prof['request_threads_in_db']:.0%} of their time in the database "
+        f"driver; {prof['request_threads_pool_checkout']:.0%} taking a connection from the pool "
+        "(pre-ping, or opening a new one)"
+    )
     return prof
 
 
@@ -632,6 +720,12 @@ def pg_scratch(url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def loadavg() -> list[str] | None:
+    """The 1, 5 and 15-minute load averages (other work on the machine skews the numbers)."""
+    path = Path("/proc/loadavg")
+    return path.read_text().split()[:3] if path.exists() else None
+
+
 def machine(pg: str | None) -> dict[str, Any]:
     info: dict[str, Any] = {
         "python": platform.python_version(),
@@ -646,6 +740,7 @@ def machine(pg: str | None) -> dict[str, Any]:
         # uvicorn picks httptools and uvloop when installed, else h11 and asyncio
         "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        "loadavg_at_start": loadavg(),
     }
     if pg:
         engine = create_engine(pg)
@@ -743,17 +838,24 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=500, help="calls per in-process step timing")
     ap.add_argument("--quick", action="store_true", help="short runs (smoke run, < 30 s)")
     ap.add_argument("--no-pg", action="store_true", help="SQLite only")
-    ap.add_argument("--profile", action="store_true", help="add a py-spy profile (SQLite)")
+    ap.add_argument("--profile", action="store_true", help="add a py-spy profile per store")
+    ap.add_argument(
+        "--what-if",
+        action="store_true",
+        help="add single-submission runs with store round trips patched out of the server",
+    )
     ap.add_argument("--out", type=Path, default=BENCH / "results" / "api.json")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--store", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--variant", default="", help=argparse.SUPPRESS)
     args, _ = ap.parse_known_args()
     if args.serve:
         serve(args)
         return
     if args.quick:
         args.seconds, args.warmup, args.n, args.k = 1.2, 0.2, 2_000, 100
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     world = load_builtin_world()
     rng = np.random.default_rng(42)
     specs = [
@@ -761,21 +863,24 @@ def main() -> None:
         for s in generate_tasks(world, 1_000, rng, start=datetime.now(UTC))
     ]
     pg = None if args.no_pg else pg_url()
+    info = machine(pg)
+    print(
+        f"{info['cores']} cores, load average {info['loadavg_at_start']}; uvicorn "
+        f"{info['uvicorn']} ({info['http']}, {info['loop']}), {args.workers} worker(s)",
+        flush=True,
+    )
     stores: list[dict[str, Any]] = []
-    profile: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         root = Path(tmp)
         stores.append(bench_store("sqlite", f"sqlite:///{root / 'sqlite.db'}", specs, args))
         if pg:
             with pg_scratch(pg) as url:
                 stores.append(bench_store("postgresql", url, specs, args))
-        if args.profile:
-            profile = run_profile(f"sqlite:///{root / 'profile.db'}", specs, args)
     c = args.concurrency
     single = stores[0]["runs"][f"single_c{c}"]["tasks_per_s"]
     result = {
         "benchmark": "api",
-        "machine": machine(pg),
+        "machine": {**info, "loadavg_at_end": loadavg()},
         "settings": {
             "seconds": args.seconds,
             "warmup": args.warmup,
@@ -787,7 +892,6 @@ def main() -> None:
         "target_tasks_per_s": TARGET,
         "target_met": single >= TARGET,
         "stores": rounded(stores),
-        "profile": rounded(profile),
     }
     print()
     print(table(stores, c))
@@ -796,7 +900,6 @@ def main() -> None:
         f"target {TARGET:,.0f} tasks/s (single submissions, SQLite, concurrency {c}, "
         f"{args.workers} worker(s)): {single:,.0f}/s, {verdict}"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {args.out}")
 
