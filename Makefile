@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test services services-down bench-control lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
+.PHONY: demo test services services-down bench-control bench-api lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ cities: $(STAMP) ## rebuild the shipped city table from Natural Earth in ../shar
 
 bench-control: $(STAMP) ## benchmark the control plane: submissions, the tick with 10k pending, steady ticks
 	$(BIN)/python bench/bench_control.py $(ARGS)
+
+bench-api: $(STAMP) ## benchmark the HTTP API: submissions/s and p50/p99 latency on SQLite and PostgreSQL (ARGS=--quick)
+	$(BIN)/python bench/bench_api.py $(ARGS)
 
 bench-market: $(STAMP) ## benchmark clearing, quotes, the market run and ledger verification (ARGS=--full)
 	$(BIN)/python bench/bench_market.py $(ARGS)
