@@ -60,7 +60,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,8 +72,8 @@ import numpy as np
 import pydantic
 import sqlalchemy
 import uvicorn
+from pgscratch import pg_scratch, pg_url
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
 
 from suanwang.api.app import ApiSettings, create_app
 from suanwang.api.audit import AuditLog
@@ -89,8 +88,6 @@ from suanwang.world.builtin import load_builtin_world
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
-PG_URL_ENV = "SUANWANG_TEST_PG_URL"
-PG_URL_FILE = REPO / ".services" / "postgres.url"
 TENANT = "tenant-bench"
 TARGET = 1_000.0  # tasks/s, single submissions on SQLite (issue 8)
 RATE = 10.0**9  # the per-token rate limit while benchmarking (effectively none)
@@ -685,41 +682,6 @@ def run_profile(
     return prof
 
 
-# --- PostgreSQL, machine, table -------------------------------------------------------------------
-def pg_url() -> str | None:
-    url = os.environ.get(PG_URL_ENV, "").strip()
-    if not url and PG_URL_FILE.is_file():
-        url = PG_URL_FILE.read_text(encoding="utf-8").strip()
-    if not url:
-        return None
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except Exception as exc:  # any failure means "no PostgreSQL here"
-        print(f"PostgreSQL at {make_url(url).render_as_string()} not usable: {exc}")
-        return None
-    return url
-
-
-@contextmanager
-def pg_scratch(url: str) -> Iterator[str]:
-    """A URL whose tables live in a fresh schema of ``url``'s database, dropped afterwards
-    (schema public, which the tests use, is left alone)."""
-    schema = f"bench_api_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scratch = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield scratch.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def loadavg() -> list[str] | None:
     """The 1, 5 and 15-minute load averages (other work on the machine skews the numbers)."""
     path = Path("/proc/loadavg")
@@ -874,7 +836,7 @@ def main() -> None:
         root = Path(tmp)
         stores.append(bench_store("sqlite", f"sqlite:///{root / 'sqlite.db'}", specs, args))
         if pg:
-            with pg_scratch(pg) as url:
+            with pg_scratch(pg, "bench_api") as url:
                 stores.append(bench_store("postgresql", url, specs, args))
     c = args.concurrency
     single = stores[0]["runs"][f"single_c{c}"]["tasks_per_s"]

@@ -38,9 +38,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,10 +46,10 @@ from typing import Any
 import numpy as np
 import sqlalchemy
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pgscratch import pg_scratch, pg_url
 from timing import best_of
 
 from suanwang.control.backends.registry import make_backends
@@ -71,8 +69,6 @@ from suanwang.core.world import World
 from suanwang.world.builtin import load_builtin_world
 
 REPO = Path(__file__).resolve().parents[1]
-PG_URL_ENV = "SUANWANG_TEST_PG_URL"
-PG_URL_FILE = REPO / ".services" / "postgres.url"
 
 # The runtime's steps, in tick order, timed by wrapping them on the instance.
 PHASES = {
@@ -115,40 +111,6 @@ def instrument(rt: Runtime) -> dict[str, float]:
 
         setattr(rt, attr, wrapped)
     return acc
-
-
-def pg_url() -> str | None:
-    url = os.environ.get(PG_URL_ENV, "").strip()
-    if not url and PG_URL_FILE.is_file():
-        url = PG_URL_FILE.read_text(encoding="utf-8").strip()
-    if not url:
-        return None
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except Exception as exc:  # any failure means "no PostgreSQL here"
-        print(f"PostgreSQL at {make_url(url).render_as_string()} not usable: {exc}")
-        return None
-    return url
-
-
-@contextmanager
-def pg_scratch(url: str) -> Iterator[str]:
-    """A URL whose tables live in a fresh schema of ``url``'s database, dropped afterwards
-    (so tests using schema public of the same database are left alone)."""
-    schema = f"bench_control_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scratch = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield scratch.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def baseline_schedule(world: World, specs: list[TaskSpec], now: datetime) -> dict[str, float]:
@@ -400,7 +362,7 @@ def main() -> None:
             )
         )
         if pg:
-            with pg_scratch(pg) as url:
+            with pg_scratch(pg, "bench_control") as url:
                 runs.append(bench_store("postgresql", url, world, n, ticks, root / "pg"))
     result = {
         "benchmark": "control",
