@@ -74,6 +74,7 @@ import sqlalchemy
 import uvicorn
 from pgscratch import pg_scratch, pg_url
 from sqlalchemy import create_engine, func, select, text
+from timing import aligned, rounded
 
 from suanwang.api.app import ApiSettings, create_app
 from suanwang.api.audit import AuditLog
@@ -769,24 +770,7 @@ def table(stores: list[dict[str, Any]], c: int) -> str:
     lines: list[tuple[str, ...]] = [("", *(s["store"] for s in stores))]
     for name, fn in rows:
         lines.append((name, *(fn(s) for s in stores)))
-    widths = [max(len(ln[i]) for ln in lines) for i in range(len(lines[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(ln, widths, strict=True))
-        )
-        for ln in lines
-    )
-
-
-def rounded(x: Any) -> Any:
-    if isinstance(x, float):
-        return round(x, 4)
-    if isinstance(x, dict):
-        return {k: rounded(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [rounded(v) for v in x]
-    return x
+    return aligned(lines)
 
 
 def main() -> None:

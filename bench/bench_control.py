@@ -50,7 +50,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pgscratch import pg_scratch, pg_url
-from timing import best_of
+from timing import aligned, best_of, rounded
 
 from suanwang.control.backends.registry import make_backends
 from suanwang.control.config import ControlConfig, SimOptions
@@ -300,24 +300,7 @@ def table(runs: list[dict[str, Any]]) -> str:
     ]
     for name, fn in rows:
         lines.append((name, *(fn(r) for r in runs)))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in lines
-    )
-
-
-def rounded(x: Any) -> Any:
-    if isinstance(x, float):
-        return round(x, 4)
-    if isinstance(x, dict):
-        return {k: rounded(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [rounded(v) for v in x]
-    return x
+    return aligned(lines)
 
 
 def machine(pg: str | None) -> dict[str, Any]:

@@ -170,3 +170,16 @@ def test_local_backend_runs_real_commands_with_their_exit_codes(
     for i in range(2):
         assert (out / str(i)).read_text() == "ran\n"
     assert verify(stored_ledger(rt)) == []
+
+
+def test_a_configured_backend_that_no_site_maps_to_is_not_built(
+    tmp_path: Path, world: World
+) -> None:
+    cfg = ControlConfig(
+        backends={
+            "sim": SimOptions(kind="sim"),
+            "spare": LocalOptions(kind="local"),  # no [sites] entry names it
+        }
+    )
+    built = make_backends(cfg, [s.id for s in world.sites], tmp_path)
+    assert set(built) == {"sim"}

@@ -23,6 +23,7 @@ Capabilities are data (:class:`Capabilities`), so the scheduler and the docs can
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -183,3 +184,17 @@ def check_job(
         raise BackendError(
             f"{name}: {job.key} asks {job.memory_mb} MB, at most {caps.max_memory_mb} here"
         )
+
+
+def served_sites(namespace: str, sites: Iterable[str]) -> frozenset[str]:
+    """What every backend checks when it is built: a usable namespace and at least one site.
+
+    Raises:
+        ValueError: a namespace a dispatch key cannot start with, or no site.
+    """
+    if not KEY_PATTERN.match(namespace) or namespace.startswith("."):
+        raise ValueError(f"bad namespace {namespace!r}")
+    served = frozenset(sites)
+    if not served:
+        raise ValueError("a backend serves at least one site")
+    return served

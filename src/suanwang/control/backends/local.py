@@ -57,6 +57,7 @@ from suanwang.control.backends.base import (
     Poll,
     check_job,
     read_checkpoint,
+    served_sites,
 )
 from suanwang.control.backends.local_runner import (
     CANCEL_FILE,
@@ -104,13 +105,10 @@ class LocalBackend:
         max_cpus: float | None = None,
         max_memory_mb: int | None = None,
     ) -> None:
-        if not KEY_PATTERN.match(namespace) or namespace.startswith("."):
-            raise ValueError(f"bad namespace {namespace!r}")
+        served = served_sites(namespace, sites)
         self.name = name
         self.namespace = namespace
-        self.sites = frozenset(sites)
-        if not self.sites:
-            raise ValueError("a backend serves at least one site")
+        self.sites = served
         self.workdir = Path(workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.capabilities = Capabilities(

@@ -77,11 +77,12 @@ def make_backends(
     *,
     clock: Callable[[], float] | None = None,
 ) -> dict[str, Backend]:
-    """Every configured backend, each with the sites mapped to it."""
+    """Every configured backend that serves a site, each with the sites mapped to it."""
     served: dict[str, list[str]] = {name: [] for name in config.backends}
     for site in site_ids:
         served[config.backend_of(site)].append(site)
     return {
         name: make_backend(name, opts, config.namespace, served[name], data_dir, clock=clock)
         for name, opts in config.backends.items()
+        if served[name]  # a backend no site maps to has nothing to run
     }

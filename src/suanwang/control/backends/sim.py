@@ -50,6 +50,7 @@ from suanwang.control.backends.base import (
     JobState,
     JobStatus,
     Poll,
+    served_sites,
 )
 
 SITES_FILE = ".sites.json"
@@ -108,15 +109,12 @@ class SimBackend:
         max_cpus: float = 4096.0,
         max_memory_mb: int = 16 * 1024 * 1024,
     ) -> None:
-        if not KEY_PATTERN.match(namespace) or namespace.startswith("."):
-            raise ValueError(f"bad namespace {namespace!r}")
+        served = served_sites(namespace, sites)
         if start_delay_s < 0:
             raise ValueError("start_delay_s must be >= 0")
         self.name = name
         self.namespace = namespace
-        self.sites = frozenset(sites)
-        if not self.sites:
-            raise ValueError("a backend serves at least one site")
+        self.sites = served
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.clock = clock

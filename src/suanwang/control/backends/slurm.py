@@ -74,6 +74,7 @@ from suanwang.control.backends.base import (
     Poll,
     check_job,
     read_checkpoint,
+    served_sites,
 )
 
 OUTPUT_TAIL_BYTES = 4096
@@ -324,13 +325,10 @@ class SlurmBackend:
         history_days: int = 30,
         command_timeout_s: float = COMMAND_TIMEOUT_S,
     ) -> None:
-        if not KEY_PATTERN.match(namespace) or namespace.startswith("."):
-            raise ValueError(f"bad namespace {namespace!r}")
+        served = served_sites(namespace, sites)
         self.name = name
         self.namespace = namespace
-        self.sites = frozenset(sites)
-        if not self.sites:
-            raise ValueError("a backend serves at least one site")
+        self.sites = served
         self.workdir = Path(workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.partition = partition
