@@ -8,9 +8,9 @@ which writes ``.services/postgres.url``). A test whose service is missing is ski
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -166,3 +166,37 @@ def slurm_cluster() -> None:
     problem = _SLURM["cluster"]
     if problem is not None:
         require_service(problem)
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[Any], str]]:
+    """Serve ASGI apps on 127.0.0.1 (uvicorn in a thread, a free port); returns a function
+    ``serve(app) -> base URL``. Every server is stopped when the test ends."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    running: list[tuple[Any, threading.Thread]] = []
+
+    def serve(app: Any) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "the API server did not start in 20 s"
+        return f"http://127.0.0.1:{port}"
+
+    yield serve
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=10)

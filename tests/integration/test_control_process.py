@@ -93,7 +93,7 @@ def test_the_runtime_serves_metrics_stops_cleanly_and_resumes(
     status = cli("control", "status", "--data-dir", data, "--json")
     assert status.returncode == 0
     state = json.loads(status.stdout)
-    assert state["schema"] == "0002"
+    assert state["schema"] == "0003"
     assert sum(v for k, v in state["tasks"].items() if k != "waiting") == 20
     assert state["cuts"] == []
     assert state["sites_down"] == []

@@ -4,7 +4,7 @@ signals. Reads of public facts need any valid token; money reads are scoped to t
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -13,7 +13,7 @@ from suanwang.api.errors import ApiError
 from suanwang.api.tokens import Principal
 from suanwang.core.access import Role, sees_everything
 from suanwang.core.energy.clock import epoch_hour, hour_start
-from suanwang.core.energy.signals import SignalBook, builtin_book
+from suanwang.core.energy.signals import builtin_book
 from suanwang.core.errors import SuanwangError, UnknownIdError
 from suanwang.core.market.quote import Quote, quote
 from suanwang.core.market.settlement import Market, tenant_account
@@ -24,6 +24,23 @@ from suanwang.core.unit_catalog import UNIT_TABLE
 from suanwang.core.world import World
 
 Needs = Callable[[str], Callable[..., Principal]]
+T = TypeVar("T")
+
+
+def per_world(world: Callable[[], World], build: Callable[[World], T]) -> Callable[[], T]:
+    """``build(world())``, rebuilt only when the world object changes (a provider registered
+    or updated a site); safe to call from several threads (a race builds twice, harmlessly)."""
+    last: list[tuple[World, T]] = []
+
+    def get() -> T:
+        w = world()
+        if last and last[0][0] is w:
+            return last[0][1]
+        value = build(w)
+        last[:] = [(w, value)]
+        return value
+
+    return get
 
 
 class Balance(BaseModel):
@@ -68,14 +85,18 @@ class PathOut(BaseModel):
 
 
 def market_router(
-    needs: Needs, world: World, market: Callable[[], Market | None], clock: Callable[[], datetime]
+    needs: Needs,
+    world: Callable[[], World],
+    market: Callable[[], Market | None],
+    clock: Callable[[], datetime],
 ) -> APIRouter:
-    """The routes; ``market`` gives the live market of the runtime in this process (None: no
-    runtime here, and money reads answer 503)."""
+    """The routes; ``world`` gives the world as it is now (providers change it), ``market`` the
+    live market of the runtime in this process (None: no runtime here, and money reads answer
+    503)."""
     r = APIRouter(prefix="/v1")
-    network = Network.from_world(world)
-    book: list[SignalBook] = []
-    snaps: dict[int, Snapshot] = {}
+    network = per_world(world, Network.from_world)
+    book = per_world(world, builtin_book)
+    snaps: dict[tuple[int, int], Snapshot] = {}
 
     def live_market() -> Market:
         m = market()
@@ -155,11 +176,12 @@ def market_router(
         body: QuoteIn, who: Annotated[Principal, Depends(needs("market.quote"))]
     ) -> list[Quote]:
         """What each task would cost where (cheapest offers first), or why nothing fits."""
-        hour = epoch_hour(clock())
-        if hour not in snaps:
+        w = world()
+        key = (id(w), epoch_hour(clock()))
+        if key not in snaps:
             snaps.clear()
-            snaps[hour] = Snapshot.build(world, UNIT_TABLE, hour)
-        return quote(body.tasks, snaps[hour], top=body.top)
+            snaps[key] = Snapshot.build(w, UNIT_TABLE, key[1])
+        return quote(body.tasks, snaps[key], top=body.top)
 
     @r.get("/network/path", tags=["network"])
     def path(
@@ -167,7 +189,7 @@ def market_router(
     ) -> PathOut:
         """The fastest path between two sites (or landing points), hop by hop."""
         try:
-            p = network.path(src, dst)
+            p = network().path(src, dst)
         except UnknownIdError:
             raise
         except SuanwangError as exc:
@@ -190,11 +212,9 @@ def market_router(
         hours: Annotated[int, Query(ge=1, le=168)] = 24,
     ) -> dict[str, Any]:
         """A site's PUE, grid zone, and carbon intensity and price now and for the next hours."""
-        s = world.site(site)
-        if not book:
-            book.append(builtin_book(world))
+        s = world().site(site)
         start = epoch_hour(clock())
-        sig = book[0].signals(s.grid_zone, start, hours)
+        sig = book().signals(s.grid_zone, start, hours)
         return {
             "site": s.id,
             "zone": s.grid_zone,

@@ -164,6 +164,10 @@ class Backend(Protocol):
         """Release clients and connections (jobs keep running)."""
         ...
 
+    def serve(self, site: str) -> None:
+        """Serve ``site`` too (a provider registered it while the runtime ran)."""
+        ...
+
 
 def check_job(
     name: str, namespace: str, sites: frozenset[str], caps: Capabilities, job: JobSpec

@@ -208,6 +208,10 @@ class LocalBackend:
         if runner is not None and not process_alive(int(runner.get("pid", 0)), runner.get("start")):
             self._fence(jobdir, "runner died")  # nobody else will record the cancel
 
+    def serve(self, site: str) -> None:
+        """Serve ``site`` too (see :class:`Backend`)."""
+        self.sites = self.sites | {site}
+
     def close(self) -> None:
         """Reap finished runners and forget the rest (jobs keep running)."""
         self._reap()

@@ -289,6 +289,11 @@ class RayBackend:
                 return
             raise self._error(f"stop job {key} at", exc) from exc
 
+    def serve(self, site: str) -> None:
+        """Serve ``site`` too (see :class:`Backend`)."""
+        if site not in self.sites:
+            self.sites = (*self.sites, site)
+
     def close(self) -> None:
         """Forget the client (it holds no connection between requests); jobs keep running."""
         self._client_obj = None

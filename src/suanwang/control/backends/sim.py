@@ -201,6 +201,10 @@ class SimBackend:
         with contextlib.suppress(OSError):
             _write_json(path, record)
 
+    def serve(self, site: str) -> None:
+        """Serve ``site`` too (see :class:`Backend`)."""
+        self.sites = self.sites | {site}
+
     def close(self) -> None:
         """Nothing to release: the state is on disk."""
 

@@ -438,6 +438,10 @@ class SlurmBackend:
             return
         self._run(["scancel", f"--name={key}", f"--user={self._user}"])
 
+    def serve(self, site: str) -> None:
+        """Serve ``site`` too (see :class:`Backend`)."""
+        self.sites = self.sites | {site}
+
     def close(self) -> None:
         """Nothing to release: every call runs its own command (jobs keep running)."""
         self._markers.clear()

@@ -155,3 +155,30 @@ class SiteOwnerRow(Base):
     __tablename__ = "site_owners"
     site: Mapped[str] = mapped_column(String(80), primary_key=True)
     provider: Mapped[str] = mapped_column(String(80), index=True)
+
+
+class SiteRegistryRow(Base):
+    """A site a provider registered or changed through the API (a ``Registered`` as JSON).
+
+    ``revision`` grows by one with every change of the row, so the runtime sees a change by
+    comparing ``(site, revision)`` pairs."""
+
+    __tablename__ = "site_registry"
+    site: Mapped[str] = mapped_column(String(80), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(80))
+    body: Mapped[dict[str, object]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SiteStatusRow(Base):
+    """A site's latest heartbeat from its provider agent: devices online per pool (``None``:
+    all of them) and free-form live metrics."""
+
+    __tablename__ = "site_status"
+    site: Mapped[str] = mapped_column(String(80), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    online: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    metrics: Mapped[dict[str, object]] = mapped_column(JSON)
+    agent: Mapped[str] = mapped_column(String(200))
