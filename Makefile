@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test services services-down bench-control bench-api lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
+.PHONY: demo showcase test services services-down bench-control bench-api lint typecheck imports pytest world energy-tables cities lock bench bench-network bench-scheduler bench-market clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP) ## the built-in world, a site's energy, 500 tasks scheduled and traded, 300 run by the control plane
+DEMO_DIR ?= $(VENV)/demo
+DEMO_PORT ?= 8040
+
+demo: $(STAMP) ## the platform: API, runtime, a provider agent per site and a task stream on http://127.0.0.1:8040 (Ctrl-C stops; run again to resume)
+	$(BIN)/suanwang up --demo --data-dir $(DEMO_DIR) --port $(DEMO_PORT)
+
+showcase: $(STAMP) ## batch tour: the built-in world, a site's energy, 500 tasks scheduled and traded, 300 run by the control plane
 	$(BIN)/suanwang world summary
 	$(BIN)/suanwang energy site cn-zhongwei --hours 6
 	$(BIN)/suanwang tasks generate --n 500 --seed 1 --out $(VENV)/demo-tasks.jsonl

@@ -6,6 +6,7 @@ import typer
 
 from suanwang import __version__
 from suanwang.cli import audit, control, energy, ledger, market, net, remote, schedule, up, world
+from suanwang.cli.agent import agent_cmd
 from suanwang.cli.units import units
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(control.app, name="control")
 app.add_typer(audit.app, name="audit")
 app.command(name="up")(up.up_cmd)
+app.command(name="agent")(agent_cmd)
 app.command(name="submit")(remote.submit_cmd)
 app.command(name="watch")(remote.watch_cmd)
 app.command(name="balance")(remote.balance_cmd)
