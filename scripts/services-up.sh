@@ -2,6 +2,7 @@
 # Start the local services the integration tests can use, each best-effort:
 #   postgres  scripts/postgres-up.sh  (writes .services/postgres.url)
 #   slurm     scripts/slurm-up.sh     (only if that file exists and is executable)
+#   browser   scripts/browser-up.sh   (Debian's Chromium for the dashboard's browser tests)
 #
 # With SUANWANG_REQUIRE_SERVICES=1 a service that fails makes this script fail (exit 1);
 # otherwise a failure is a warning and the other services still start. Ends with one summary
@@ -81,6 +82,9 @@ elif [[ ! -x "$SLURM" ]]; then
 else
     run_service slurm "$SLURM"
 fi
+
+# browser (Debian's Chromium and a CJK font for tests/browser)
+run_service browser bash "$REPO/scripts/browser-up.sh"
 
 echo "[services-up] summary ($(since "$T_ALL")):"
 for i in "${!NAMES[@]}"; do

@@ -4,18 +4,16 @@ and the audit trail of state-changing calls."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from suanwang.api.app import ApiSettings, create_app
 from suanwang.api.audit import AuditLog
@@ -46,14 +44,8 @@ class Live:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def live(store_url: str, tmp_path: Path) -> Iterator[Live]:
+def live(store_url: str, tmp_path: Path, serve_app: Callable[[Any], str]) -> Iterator[Live]:
     store = open_store(store_url)
     skew: list[timedelta] = [timedelta(0)]
 
@@ -86,22 +78,11 @@ def live(store_url: str, tmp_path: Path) -> Iterator[Live]:
             market=lambda: rt.journal.market,
         )
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
+    url = serve_app(app)
     time.sleep(1.1)  # the one-second token expires
     try:
-        yield Live(f"http://127.0.0.1:{port}", store, rt, tokens, skew)
+        yield Live(url, store, rt, tokens, skew)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         store.close()
 
 

@@ -41,10 +41,12 @@ from suanwang.control.backends.registry import make_backends
 from suanwang.control.config import ControlConfig, SimOptions
 from suanwang.control.metrics import Metrics
 from suanwang.control.runtime import Runtime
+from suanwang.control.site_registry import SiteRegistry
 from suanwang.control.store import Store, open_store
 from suanwang.control.store.schema import InboxRow
 from suanwang.core.access import PERMISSIONS, Role
 from suanwang.core.scheduling.workload import generate_tasks
+from suanwang.core.sites import Site
 from suanwang.core.unit_catalog import UNIT_TABLE
 from suanwang.world.builtin import load_builtin_world
 
@@ -68,6 +70,13 @@ ACTIONS: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/tasks/{task}/cancel"): "tasks.cancel",
     ("GET", "/v1/sites"): "world.read",
     ("GET", "/v1/sites/{site}"): "world.read",
+    ("PUT", "/v1/sites/{site}"): "sites.register",
+    ("PATCH", "/v1/sites/{site}/pools"): "sites.register",
+    ("POST", "/v1/sites/{site}/heartbeat"): "sites.heartbeat",
+    ("PUT", "/v1/sites/{site}/owner"): "sites.own",
+    ("GET", "/v1/map/network"): "world.read",
+    ("GET", "/v1/map/countries"): "world.read",
+    ("GET", "/v1/map/tasks"): "tasks.read",
     ("POST", "/v1/network/cuts"): "network.cut",
     ("DELETE", "/v1/network/cuts/{key}"): "network.cut",
     ("POST", "/v1/tokens"): "tokens.manage",
@@ -78,6 +87,17 @@ ACTIONS: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/market/quote"): "market.quote",
     ("GET", "/v1/network/path"): "world.read",
     ("GET", "/v1/energy/sites/{site}"): "world.read",
+    ("GET", "/v1/network/circles/{site}"): "world.read",
+    ("GET", "/v1/network/costmap"): "world.read",
+    ("GET", "/v1/energy/windows"): "world.read",
+    ("GET", "/v1/tasks/{task}/explain"): "tasks.read",
+    ("POST", "/v1/market/explain"): "market.quote",
+    ("GET", "/v1/leases/{lease}/statements"): "market.read",
+    ("GET", "/v1/vouchers"): "market.read",
+    ("GET", "/v1/vouchers/{voucher}"): "market.read",
+    ("POST", "/v1/vouchers"): "vouchers.grant",
+    ("POST", "/v1/sites/{site}/down"): "sites.down",
+    ("POST", "/v1/sites/{site}/up"): "sites.down",
 }
 
 #: The principal that stands for each role in the matrix.
@@ -208,6 +228,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def registration_json(site: Site) -> dict[str, Any]:
+    """A registration that re-describes ``site`` as it is."""
+    return site.model_dump(mode="json", exclude={"id", "source"})
+
+
 def task_json(tenant: str, seed: int = 1) -> dict[str, Any]:
     spec = generate_tasks(WORLD, 1, np.random.default_rng(seed), start=datetime.now(UTC))[0]
     return spec.model_copy(update={"tenant": tenant}).model_dump(mode="json")
@@ -237,6 +262,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     past = TokenStore(store, clock=lambda: datetime.now(UTC) - timedelta(days=2))
     tokens["expired"] = past.create("root", Role.ADMIN, ttl=timedelta(days=1), note="expired")[1]
     alice_info, tokens["alice2"] = ts.create("tenant-01", Role.TENANT, note="to revoke")
+    # the provider owns the site the matrix names (a provider changes only its own sites)
+    SiteRegistry(store, WORLD).set_owner(WORLD.sites[0].id, PRINCIPALS[Role.PROVIDER])
 
     settings = ApiSettings(
         store=store,
@@ -302,6 +329,12 @@ def plausible_body(route: RouteInfo) -> dict[str, Any] | None:
         "/v1/network/cuts": {"cables": ["tonga-cable"]},
         "/v1/tokens": {"principal": "tenant-09", "role": "tenant"},
         "/v1/market/quote": {"tasks": [task_json("tenant-01", 5)]},
+        "/v1/sites/{site}": registration_json(WORLD.sites[0]),
+        "/v1/sites/{site}/pools": {
+            "pools": [{"index": 0, "price_per_unit_hour_micros": 2_000_000}]
+        },
+        "/v1/sites/{site}/heartbeat": {"online": None, "metrics": {"utilisation": 0.5}},
+        "/v1/sites/{site}/owner": {"provider": PRINCIPALS[Role.PROVIDER]},
     }
     if not route.has_body:
         return None

@@ -75,6 +75,17 @@ def test_up_prints_a_token_once_serves_the_api_and_resumes(tmp_path: Path) -> No
             listed = api.get("/v1/tasks").json()["tasks"]
             time.sleep(0.5)
         assert listed
+        # a provider agent per site heartbeats through the API with its provider's token
+        beating: list[dict[str, object]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not beating:
+            sites = api.get("/v1/sites").json()
+            beating = [s for s in sites if s["heartbeat"] is not None]
+            time.sleep(0.5)
+        assert beating
+        assert all(str(s["owner"]).startswith("demo-") for s in sites)
+        one = api.get("/v1/sites/" + str(beating[0]["id"])).json()
+        assert one["heartbeat"]["online"] == [p["count"] for p in one["pools"]]
     finally:
         out = stop(proc)
     assert "stopped" in out

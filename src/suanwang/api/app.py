@@ -7,27 +7,36 @@ written to the hash-chained audit log; each token has a rate limit (429 with Ret
 request bodies are capped (413). Errors are ``{"error": {"code", "message", "field"}}``.
 """
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from starlette.middleware.gzip import GZipMiddleware
 
 from suanwang import __version__
-from suanwang.api.audit import AuditLog
+from suanwang.api.audit import AuditLog, entry_fields
 from suanwang.api.docs import install_offline_docs
 from suanwang.api.errors import ApiError, install_error_handlers
 from suanwang.api.errors import _api_error as api_error_handler
 from suanwang.api.errors import _validation_error as validation_error_handler
 from suanwang.api.limits import BodySizeLimitMiddleware, RateLimiter
+from suanwang.api.routes_map import map_router
 from suanwang.api.routes_market import market_router
+from suanwang.api.routes_ops import ops_router
+from suanwang.api.routes_sites import sites_router
 from suanwang.api.tokens import AuthError, Principal, TokenInfo, TokenStore
+from suanwang.api.writer import GroupWriter, Write, store_writer
 from suanwang.control.metrics import Metrics
 from suanwang.control.service import ControlService, TaskView
+from suanwang.control.site_registry import SiteRegistry
 from suanwang.control.store import Store
 from suanwang.core.access import Role, allowed, sees_everything
 from suanwang.core.engine import StoryLine, TaskState
@@ -36,6 +45,7 @@ from suanwang.core.market.settlement import Market
 from suanwang.core.network.failures import FailureSpec
 from suanwang.core.tasks import TaskSpec
 from suanwang.core.world import World
+from suanwang.dashboard import install_dashboard
 
 Clock = Callable[[], datetime]
 
@@ -49,10 +59,15 @@ class ApiSettings:
     clock: Clock = field(default=lambda: datetime.now(UTC))
     metrics: Metrics | None = None
     market: Callable[[], Market | None] = field(default=lambda: None)
+    load: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    """The runtime's last published load per site (``Runtime.site_load``); empty: none."""
     rate_per_s: float = 200.0
     burst: int = 2000
     max_body_bytes: int = 16 * 1024 * 1024
     max_batch: int = 10_000
+    token_cache_s: float = 2.0
+    """How long a verified token is cached: a revocation made by another process takes
+    effect here within this many seconds (one through this API, at once)."""
 
 
 class Submitted(BaseModel):
@@ -143,6 +158,9 @@ class Health(BaseModel):
 
 def create_app(settings: ApiSettings) -> FastAPI:
     """The API over ``settings`` (see the module docstring)."""
+    # one transaction for the inbox rows and audit entries of concurrent requests; closed (all
+    # of it written) when the app shuts down, or by whoever serves it (`suanwang up`)
+    writer = store_writer(AuditLog(settings.store, settings.clock))
     app = FastAPI(
         title="Suanwang API",
         version=__version__,
@@ -150,7 +168,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         "needs `Authorization: Bearer <token>`.",
         docs_url=None,
         redoc_url=None,
+        lifespan=lambda _app: _closing(writer),
     )
+    app.state.writer = writer
     install_error_handlers(app)
 
     async def validation_after_auth(request: Request, exc: Exception) -> Response:
@@ -174,27 +194,34 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app.add_exception_handler(RequestValidationError, validation_after_auth)
     install_offline_docs(app)
+    install_dashboard(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    tokens = TokenStore(settings.store, settings.clock)
+    # large answers (the dashboard's network map is ~340 kB of JSON) go gzipped when asked
+    app.add_middleware(GZipMiddleware, minimum_size=4096)
+    tokens = TokenStore(settings.store, settings.clock, cache_s=settings.token_cache_s)
     service = ControlService(settings.store, clock=settings.clock)
-    audit = AuditLog(settings.store, settings.clock)
     limiter = RateLimiter(rate=settings.rate_per_s, burst=settings.burst, clock=time.monotonic)
-    world = settings.world
+    registry = SiteRegistry(settings.store, settings.world, clock=settings.clock)
 
-    def caller(request: Request) -> Principal:
+    def bearer(request: Request) -> str | None:
+        """The token of the Authorization header (None: no token).
+
+        Raises:
+            AuthError: another scheme than Bearer.
+        """
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        try:
-            if header and scheme.lower() != "bearer":
-                raise AuthError("malformed", "use `Authorization: Bearer <token>`")
-            who = tokens.authenticate(token.strip() or None)
-        except AuthError as exc:
-            raise ApiError(
-                401,
-                "unauthenticated",
-                f"{exc} ({exc.code})",
-                headers={"WWW-Authenticate": "Bearer"},
-            ) from None
+        if header and scheme.lower() != "bearer":
+            raise AuthError("malformed", "use `Authorization: Bearer <token>`")
+        return token.strip() or None
+
+    def unauthenticated(exc: AuthError) -> ApiError:
+        return ApiError(
+            401, "unauthenticated", f"{exc} ({exc.code})", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    def admit(request: Request, who: Principal) -> Principal:
+        """The rate limit of ``who``'s token; ``who`` when within it."""
         wait = limiter.check(who.token_id)
         if wait is not None:
             raise ApiError(
@@ -203,14 +230,50 @@ def create_app(settings: ApiSettings) -> FastAPI:
         request.state.principal = who
         return who
 
+    def caller(request: Request) -> Principal:
+        try:
+            who = tokens.authenticate(bearer(request))
+        except AuthError as exc:
+            raise unauthenticated(exc) from None
+        return admit(request, who)
+
+    async def caller_async(request: Request) -> Principal:
+        """:func:`caller` in the event loop while the token is cached (no thread: a cached
+        token is checked in microseconds); in a worker thread when the store must be asked."""
+        try:
+            who = tokens.cached(bearer(request))
+        except AuthError as exc:
+            raise unauthenticated(exc) from None
+        if who is None:
+            return await run_in_threadpool(caller, request)
+        return admit(request, who)
+
+    def refused(who: Principal, action: str) -> ApiError:
+        return ApiError(
+            403, "forbidden", f"a {who.role.value} token may not {action.replace('.', ' ')}"
+        )
+
     def needs(action: str) -> Callable[..., Principal]:
         def check(request: Request, who: Annotated[Principal, Depends(caller)]) -> Principal:
             if not allowed(who.role, action):
                 if action_changes_state(action):
                     record(request, who, action, request.url.path, "forbidden")
-                raise ApiError(
-                    403, "forbidden", f"a {who.role.value} token may not {action.replace('.', ' ')}"
-                )
+                raise refused(who, action)
+            return who
+
+        check.action = action  # type: ignore[attr-defined]
+        return check
+
+    def needs_async(action: str) -> Callable[..., Awaitable[Principal]]:
+        """:func:`needs` for an ``async`` route: no worker thread on the way, and one
+        dependency, not two (FastAPI's per-dependency work is a good part of a request's)."""
+
+        async def check(request: Request) -> Principal:
+            who = await caller_async(request)
+            if not allowed(who.role, action):
+                if action_changes_state(action):
+                    await record_async(request, who, action, request.url.path, "forbidden")
+                raise refused(who, action)
             return who
 
         check.action = action  # type: ignore[attr-defined]
@@ -224,7 +287,28 @@ def create_app(settings: ApiSettings) -> FastAPI:
         outcome: str,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        audit.append(
+        writer.write(Write(audit=audit_fields(request, who, action, target, outcome, detail)))
+
+    async def record_async(
+        request: Request,
+        who: Principal,
+        action: str,
+        target: str,
+        outcome: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        fields = audit_fields(request, who, action, target, outcome, detail)
+        await asyncio.wrap_future(writer.submit(Write(audit=fields)))
+
+    def audit_fields(
+        request: Request,
+        who: Principal,
+        action: str,
+        target: str,
+        outcome: str,
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return entry_fields(
             principal=who.principal,
             role=who.role.value,
             action=action,
@@ -266,27 +350,36 @@ def create_app(settings: ApiSettings) -> FastAPI:
         )
 
     # --- tasks -----------------------------------------------------------------------------------
-    def own(request: Request, who: Principal, spec: TaskSpec) -> None:
+    def not_own(who: Principal, spec: TaskSpec) -> ApiError | None:
         if who.role is Role.TENANT and spec.tenant != who.principal:
-            record(request, who, "tasks.submit", spec.tenant, "forbidden")
-            raise ApiError(
+            return ApiError(
                 403,
                 "forbidden",
                 f"a tenant submits only its own tasks (tenant is {spec.tenant!r}, "
                 f"token is {who.principal!r})",
                 field="tenant",
             )
+        return None
+
+    def own(request: Request, who: Principal, spec: TaskSpec) -> None:
+        if (error := not_own(who, spec)) is not None:
+            record(request, who, "tasks.submit", spec.tenant, "forbidden")
+            raise error
 
     @v1.post("/tasks", status_code=202, tags=["tasks"])
-    def submit(
+    async def submit(
         request: Request,
         spec: TaskSpec,
-        who: Annotated[Principal, Depends(needs("tasks.submit"))],
+        who: Annotated[Principal, Depends(needs_async("tasks.submit"))],
     ) -> Submitted:
         """Submit one task; the runtime places and runs it."""
-        own(request, who, spec)
-        task = service.submit(spec)
-        record(request, who, "tasks.submit", task, "accepted")
+        # async, in the event loop: no worker thread, the write waits in the group commit
+        if (error := not_own(who, spec)) is not None:
+            await record_async(request, who, "tasks.submit", spec.tenant, "forbidden")
+            raise error
+        (task,), rows = service.submissions([spec])
+        fields = audit_fields(request, who, "tasks.submit", task, "accepted")
+        await asyncio.wrap_future(writer.submit(Write(audit=fields, inbox=rows)))  # committed
         return Submitted(id=task)
 
     @v1.post("/tasks/batch", status_code=202, tags=["tasks"])
@@ -302,8 +395,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             )
         for spec in batch.tasks:
             own(request, who, spec)
-        ids = service.submit_many(batch.tasks)
-        record(request, who, "tasks.submit_batch", f"{len(ids)} tasks", "accepted")
+        ids, rows = service.submissions(batch.tasks)
+        fields = audit_fields(request, who, "tasks.submit_batch", f"{len(ids)} tasks", "accepted")
+        writer.write(Write(audit=fields, inbox=rows))  # all or none, with its audit entry
         return BatchOut(ids=ids)
 
     @v1.get("/tasks", tags=["tasks"])
@@ -344,16 +438,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return Accepted(detail="cancel queued")
 
     # --- network and sites -----------------------------------------------------------------------
-    @v1.get("/sites", tags=["sites"])
-    def sites(who: Annotated[Principal, Depends(needs("world.read"))]) -> list[dict[str, Any]]:
-        """Every site with its pools (public facts)."""
-        return [s.model_dump(mode="json") for s in world.sites]
-
-    @v1.get("/sites/{site}", tags=["sites"])
-    def site(site: str, who: Annotated[Principal, Depends(needs("world.read"))]) -> dict[str, Any]:
-        """One site and its pools."""
-        return world.site(site).model_dump(mode="json")
-
     @v1.post("/network/cuts", status_code=202, tags=["network"])
     def cut(
         request: Request, body: CutIn, who: Annotated[Principal, Depends(needs("network.cut"))]
@@ -366,7 +450,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             raise ApiError(400, "bad_request", "name at least one link, cable or corridor")
         failure = FailureSpec(links=frozenset(body.links), srlgs=frozenset(srlgs))
         try:
-            Network.from_world(world).fail(failure, report=False)
+            Network.from_world(registry.world()).fail(failure, report=False)
         except SuanwangError as exc:
             record(request, who, "network.cut", failure.key, "rejected")
             raise ApiError(400, "bad_request", str(exc)) from None
@@ -414,10 +498,36 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app.include_router(v1)
     app.include_router(
-        market_router(needs, world, settings.market, settings.clock), responses=ERRORS
+        market_router(needs, registry.world, settings.market, settings.clock), responses=ERRORS
+    )
+    app.include_router(
+        ops_router(needs, registry.world, settings.market, settings.clock, service, record),
+        responses=ERRORS,
+    )
+    app.include_router(
+        sites_router(needs, registry, service, record, settings.clock), responses=ERRORS
+    )
+    app.include_router(
+        map_router(
+            needs,
+            registry.world,
+            settings.market,
+            settings.clock,
+            service,
+            settings.load,
+            registry.statuses,
+        ),
+        responses=ERRORS,
     )
     _declare_bearer(app)
     return app
+
+
+@asynccontextmanager
+async def _closing(writer: GroupWriter[Any, Any]) -> AsyncIterator[None]:
+    """The app's lifespan: at shutdown, everything the writer was given is written."""
+    yield
+    await run_in_threadpool(writer.close)
 
 
 def _declare_bearer(app: FastAPI) -> None:

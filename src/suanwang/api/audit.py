@@ -3,11 +3,17 @@ hash-chained (:mod:`suanwang.core.audit_chain`), so that an edit or a deletion i
 by :meth:`AuditLog.verify` (``suanwang audit verify``).
 
 Appends are serialised across threads and processes, so two entries never share a ``prev``:
-each append runs in its own transaction that first takes the store's audit lock (PostgreSQL:
+each append runs in its own transaction that takes the store's audit lock (PostgreSQL:
 ``pg_advisory_xact_lock``, released at commit; SQLite: ``BEGIN IMMEDIATE``, the database's
 write lock), then reads the last entry and inserts the next with an explicit ``seq``. The
 primary key on ``seq`` is a second guard: were two appenders ever to race (another
 dialect, no lock), one insert fails and that append is retried on the new last entry.
+
+:meth:`AuditLog.append_many` appends several entries in one such transaction (one read of
+the last entry, the new ones chained to it and to each other) and can run other writes in
+the same transaction first, so that an action and its audit entry commit together: the API's
+group-commit writer (:mod:`suanwang.api.writer`) writes the inbox rows and audit entries of
+concurrent requests that way.
 
 Do not call :meth:`AuditLog.append` while this thread holds a write transaction on the same
 SQLite database: it would wait for that transaction's lock until the busy timeout.
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +76,10 @@ LIMITS = {
 Entry = dict[str, Any]
 """An audit entry as a dict of :data:`COLUMNS` (``at`` an aware UTC datetime)."""
 
+LAST_ENTRY = select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+INSERT_ENTRIES = insert(AuditRow)
+"""The statements of an append, built once (building them is most of a small append's cost)."""
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -106,6 +116,43 @@ def _entry(row: Mapping[Any, Any]) -> Entry:
     return out
 
 
+def entry_fields(
+    *,
+    principal: str,
+    role: str,
+    action: str,
+    target: str,
+    source: str,
+    outcome: str,
+    detail: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    """The fields of an entry as they will be stored (texts cut to :data:`LIMITS`, ``detail``
+    as plain JSON), without ``seq``, ``at``, ``prev`` and ``hash``, which the append gives.
+
+    Raises:
+        TypeError, ValueError: ``detail`` is not JSON.
+    """
+    return {
+        "principal": clean_text(principal, LIMITS["principal"]),
+        "role": clean_text(role, LIMITS["role"]),
+        "action": clean_text(action, LIMITS["action"]),
+        "target": clean_text(target, LIMITS["target"]),
+        "source": clean_text(source, LIMITS["source"]),
+        "outcome": clean_text(outcome, LIMITS["outcome"]),
+        "detail": clean_detail(detail),
+    }
+
+
+def _run_before(before: Callable[[Connection], None] | None, conn: Connection, url: str) -> None:
+    if before is None:
+        return
+    try:
+        before(conn)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise StoreError(f"cannot write to {url}: {reason}") from exc
+
+
 class AuditLog:
     """The store's append-only, hash-chained audit log."""
 
@@ -136,28 +183,51 @@ class AuditLog:
             TypeError, ValueError: ``detail`` is not JSON.
             StoreError: the entry cannot be written.
         """
-        fields: dict[str, Any] = {
-            "principal": clean_text(principal, LIMITS["principal"]),
-            "role": clean_text(role, LIMITS["role"]),
-            "action": clean_text(action, LIMITS["action"]),
-            "target": clean_text(target, LIMITS["target"]),
-            "source": clean_text(source, LIMITS["source"]),
-            "outcome": clean_text(outcome, LIMITS["outcome"]),
-            "detail": clean_detail(detail),
-        }
+        fields = entry_fields(
+            principal=principal,
+            role=role,
+            action=action,
+            target=target,
+            source=source,
+            outcome=outcome,
+            detail=detail,
+        )
+        return self.append_many([fields])[0]
+
+    def append_many(
+        self,
+        fields: Sequence[Mapping[str, Any]],
+        *,
+        before: Callable[[Connection], None] | None = None,
+    ) -> list[Entry]:
+        """Append entries, in order, in one transaction under the audit lock, and return them
+        as stored. Each of ``fields`` comes from :func:`entry_fields`. ``before(conn)``, if
+        given, runs first in the same transaction (the writes the entries record): all of it
+        commits, or none. The last entry is read once, under the lock, and the new entries
+        chained to it and to each other.
+
+        Raises:
+            StoreError: nothing could be written (``before`` failed, or the database did).
+        """
+        if not fields:
+            if before is not None:
+                self._write(before)
+            return []
         for _ in range(MAX_ATTEMPTS):
             try:
-                with self._locked() as conn:
-                    last = conn.execute(
-                        select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
-                    ).first()
+                with self._locked(before) as conn:
+                    last = conn.execute(LAST_ENTRY).first()
                     seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
-                    at = self.clock()
-                    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-                    entry: Entry = {"seq": seq, "at": at, **fields, "prev": prev}
-                    entry["hash"] = entry_hash(prev, entry)
-                    conn.execute(insert(AuditRow).values(**entry))
-                return {c: entry[c] for c in COLUMNS}
+                    entries: list[Entry] = []
+                    for f in fields:
+                        at = self.clock()
+                        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+                        entry: Entry = {"seq": seq, "at": at, **f, "prev": prev}
+                        entry["hash"] = prev = entry_hash(prev, entry)
+                        entries.append(entry)
+                        seq += 1
+                    conn.execute(INSERT_ENTRIES, entries)
+                return entries
             except IntegrityError:
                 with self._count_lock:
                     self.conflicts += 1
@@ -171,9 +241,20 @@ class AuditLog:
             f"entry {MAX_ATTEMPTS} times"
         )
 
+    def _write(self, before: Callable[[Connection], None]) -> None:
+        """``before`` alone, in a transaction of its own (no entry to append)."""
+        try:
+            with self.store.engine.begin() as conn:
+                before(conn)
+        except SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(f"cannot write to {self.store.url}: {reason}") from exc
+
     @contextmanager
-    def _locked(self) -> Iterator[Connection]:
-        """A transaction holding the audit lock; commits at the end, or rolls back."""
+    def _locked(self, before: Callable[[Connection], None] | None = None) -> Iterator[Connection]:
+        """A transaction holding the audit lock, in which ``before`` (if given) has run;
+        commits at the end, or rolls back. A database error in ``before`` is a
+        :class:`StoreError` (not retried: it is not a lost race on ``seq``)."""
         engine = self.store.engine
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
@@ -181,6 +262,7 @@ class AuditLog:
                 # lock now, before reading the last entry. COMMIT/ROLLBACK below end it.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 try:
+                    _run_before(before, conn, self.store.url)
                     yield conn
                 except BaseException:
                     conn.rollback()
@@ -188,6 +270,8 @@ class AuditLog:
                 conn.commit()
             return
         with engine.begin() as conn:
+            # the other writes first: the lock is held only from here to the commit
+            _run_before(before, conn, self.store.url)
             if engine.dialect.name == "postgresql":
                 conn.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
             yield conn

@@ -178,10 +178,12 @@ def market_router(
         """What each task would cost where (cheapest offers first), or why nothing fits."""
         w = world()
         key = (id(w), epoch_hour(clock()))
-        if key not in snaps:
+        snap = snaps.get(key)
+        if snap is None:  # another thread may clear the cache meanwhile: keep our own
+            snap = Snapshot.build(w, UNIT_TABLE, key[1])
             snaps.clear()
-            snaps[key] = Snapshot.build(w, UNIT_TABLE, key[1])
-        return quote(body.tasks, snaps[key], top=body.top)
+            snaps[key] = snap
+        return quote(body.tasks, snap, top=body.top)
 
     @r.get("/network/path", tags=["network"])
     def path(

@@ -4,11 +4,13 @@ SQLite in a data directory and the built-in world."""
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import signal
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +21,17 @@ from suanwang.cli.output import console, err_console, fail
 from suanwang.cli.worldfile import load_world
 from suanwang.control.backends.registry import make_backends
 from suanwang.control.config import ControlConfig
+from suanwang.control.logs import log
 from suanwang.control.logs import setup as setup_logs
 from suanwang.control.metrics import Metrics
 from suanwang.control.runtime import Runtime
 from suanwang.control.service import ControlService
-from suanwang.control.store import StoreError, default_url, open_store
+from suanwang.control.store import Store, StoreError, default_url, open_store
 from suanwang.core.access import Role
 from suanwang.core.errors import SuanwangError
 from suanwang.core.scheduling.workload import generate_tasks
 from suanwang.core.unit_catalog import UNIT_TABLE
+from suanwang.core.world import World
 
 BOOTSTRAPPED = "bootstrap.operator_token"
 
@@ -41,7 +45,10 @@ def up_cmd(
         None, "--config", help="Control-plane TOML [default: DATA_DIR/control.toml]."
     ),
     demo: bool = typer.Option(
-        False, "--demo", help="Add a steady stream of realistic tasks from demo tenants."
+        False,
+        "--demo",
+        help="Add a provider agent per site (heartbeats through the API) and a steady stream "
+        "of realistic tasks from demo tenants.",
     ),
     log_level: LogLevel = typer.Option(LogLevel.WARNING, "--log-level", help="Log detail."),
 ) -> None:
@@ -90,7 +97,8 @@ def up_cmd(
         store.set_meta(BOOTSTRAPPED, info.id)
         console.print(f"[bold]operator token[/bold] (shown once, keep it): {token}", soft_wrap=True)
     console.print(
-        f"Suanwang is up at {url} (API docs {url}/docs); data in {ddir}; Ctrl-C stops",
+        f"Suanwang is up at {url} (dashboard {url}/ , API docs {url}/docs); data in {ddir}; "
+        "Ctrl-C stops",
         soft_wrap=True,
     )
     stop = threading.Event()
@@ -112,9 +120,21 @@ def up_cmd(
                 daemon=True,
             )
         )
+        threads.append(
+            threading.Thread(
+                target=_demo_agents,
+                args=(f"http://127.0.0.1:{port}", store, world, stop),
+                name="demo-agents",
+                daemon=True,
+            )
+        )
     app = create_app(
         ApiSettings(
-            store=store, world=world, metrics=metrics, market=lambda: runtime.journal.market
+            store=store,
+            world=world,
+            metrics=metrics,
+            market=lambda: runtime.journal.market,
+            load=lambda: runtime.site_load,
         )
     )
 
@@ -137,6 +157,9 @@ def up_cmd(
     finally:
         signal.signal(signal.SIGINT, before[0])
         signal.signal(signal.SIGTERM, before[1])
+        # uvicorn has answered its requests; whatever they gave the API's group-commit writer
+        # is written before the store closes
+        app.state.writer.close()
         stop.set()
         for t in threads:
             t.join(timeout=30)
@@ -145,6 +168,67 @@ def up_cmd(
         lock.release()
         store.close()
     console.print("stopped; the next `suanwang up` resumes where this left off")
+
+
+def demo_provider(operator: str) -> str:
+    """The demo provider principal that owns the sites of ``operator`` (a valid principal)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", operator.lower()).strip("-") or "provider"
+    return f"demo-{slug}"[:80].rstrip("-")
+
+
+def _demo_agents(url: str, store: Store, world: World, stop: threading.Event) -> None:
+    """A provider agent per site, as a provider would run one: each site is owned by a demo
+    provider (one per operator), whose token the agent uses to heartbeat through the API."""
+    import httpx
+
+    from suanwang.api.tokens import TokenStore
+    from suanwang.control.agent import Agent, make_probe
+    from suanwang.control.site_registry import SiteRegistry
+
+    registry = SiteRegistry(store, world)
+    tokens = TokenStore(store)
+    clients: dict[str, httpx.Client] = {}
+    agents = []
+    for site in registry.world().sites:
+        provider = registry.owner(site.id)
+        if provider is None:
+            provider = demo_provider(site.operator)
+            registry.set_owner(site.id, provider)
+        if provider not in clients:
+            _, token = tokens.create(
+                provider, Role.PROVIDER, ttl=timedelta(days=1), note="demo agent (`up --demo`)"
+            )
+            clients[provider] = httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+            )
+        agents.append(Agent(clients[provider], site.id, make_probe("sim"), name="demo-agent"))
+    try:
+        while not stop.is_set():  # the API starts after this thread
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            stop.wait(0.2)
+        for agent in agents:
+            if stop.is_set():
+                return
+            agent.register()
+        every = 10.0
+        while not stop.is_set():
+            for agent in agents:
+                if stop.is_set():
+                    return
+                try:
+                    every = float(agent.beat().get("every_s", every))
+                except (SuanwangError, httpx.HTTPError) as exc:
+                    log(logging.WARNING, "demo agent heartbeat failed", error=str(exc))
+            stop.wait(every)
+    except (SuanwangError, httpx.HTTPError) as exc:
+        err_console.print(f"demo agents stopped: {exc}")
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 def _demo_stream(service: ControlService, world: object, stop: threading.Event) -> None:

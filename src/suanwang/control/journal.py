@@ -9,16 +9,17 @@ the ``ledger_records`` stored (the runtime checks).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from suanwang.core.countries import Country
 from suanwang.core.market.errors import MarketError
 from suanwang.core.market.leases import CloseReason, LeaseTerms
 from suanwang.core.market.ledger import Record
 from suanwang.core.market.metering import UsageEvent
 from suanwang.core.market.settlement import Market, MarketConfig
-from suanwang.core.market.vouchers import TenantProfile
+from suanwang.core.market.vouchers import TenantProfile, Voucher, VoucherProgram
 
 
 class MarketJournal:
@@ -39,6 +40,42 @@ class MarketJournal:
         self.pending.append(
             {"op": "deposit", "tenant": tenant, "amount": amount, "ref": ref, "at": at.isoformat()}
         )
+
+    def add_program(
+        self, program: VoucherProgram, funding_micros: int, at: datetime, ref: str
+    ) -> None:
+        self.market.add_program(program, funding_micros, at, ref)
+        self.pending.append(
+            {
+                "op": "add_program",
+                "program": program.model_dump(mode="json"),
+                "funding": funding_micros,
+                "ref": ref,
+                "at": at.isoformat(),
+            }
+        )
+
+    def grant_voucher(
+        self, program: str, tenant: str, at: datetime, countries: Mapping[str, Country]
+    ) -> Voucher:
+        """The entry keeps the tenant's country row: eligibility (and the reason the ledger
+        records) is decided on replay exactly as it was live."""
+        voucher = self.market.grant_voucher(program, tenant, at, countries)
+        home = self.market.tenants[tenant].country
+        self.pending.append(
+            {
+                "op": "grant_voucher",
+                "program": program,
+                "tenant": tenant,
+                "at": at.isoformat(),
+                "countries": {
+                    c.code: c.model_dump(mode="json")
+                    for c in (countries.get(home),)
+                    if c is not None
+                },
+            }
+        )
+        return voucher
 
     def open_lease(self, terms: LeaseTerms) -> None:
         """Raises MarketError (insufficient funds, budget) with nothing changed."""
@@ -88,6 +125,20 @@ def apply(market: Market, body: dict[str, Any]) -> None:
     elif op == "deposit":
         market.deposit(
             body["tenant"], int(body["amount"]), body["ref"], datetime.fromisoformat(body["at"])
+        )
+    elif op == "add_program":
+        market.add_program(
+            VoucherProgram.model_validate(body["program"]),
+            int(body["funding"]),
+            datetime.fromisoformat(body["at"]),
+            body["ref"],
+        )
+    elif op == "grant_voucher":
+        market.grant_voucher(
+            body["program"],
+            body["tenant"],
+            datetime.fromisoformat(body["at"]),
+            {k: Country.model_validate(v) for k, v in body["countries"].items()},
         )
     elif op == "open_lease":
         market.open_lease(LeaseTerms.model_validate(body["terms"]))

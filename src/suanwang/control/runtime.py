@@ -40,10 +40,12 @@ import numpy as np
 from sqlalchemy import insert, select, update
 
 from suanwang.control.backends.base import Backend, BackendError, JobSpec, JobState, Poll
+from suanwang.control.backends.registry import make_backend
 from suanwang.control.config import ControlConfig, SimOptions
 from suanwang.control.journal import MarketJournal
 from suanwang.control.logs import log
 from suanwang.control.metrics import Metrics
+from suanwang.control.site_registry import SiteRegistry, SiteStatus
 from suanwang.control.store import Store
 from suanwang.control.store.schema import (
     CutRow,
@@ -124,6 +126,19 @@ class _TickWork:
     sites: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True, slots=True)
+class SiteLoad:
+    """What runs at a site now: normalized units in use and in total, and live attempts."""
+
+    used_units: float
+    capacity_units: float
+    running: int
+
+    @property
+    def load(self) -> float:
+        return self.used_units / self.capacity_units if self.capacity_units > 0 else 0.0
+
+
 class Runtime:
     """The control plane's loop over one store, world and set of backends."""
 
@@ -174,6 +189,9 @@ class Runtime:
         self._paths_version = ""
         self.stalled = False
         self.profile = Profile.for_mode(config.scheduler_mode)
+        self.registry = SiteRegistry(store, world, table=table, clock=clock)
+        self.heartbeats: dict[str, SiteStatus] = {}
+        self.site_load: dict[str, SiteLoad] = {}
 
     # --- recovery ---------------------------------------------------------------------------
     def recover(self) -> dict[str, int]:
@@ -193,6 +211,7 @@ class Runtime:
             cuts = s.execute(select(CutRow)).scalars().all()
             sites = s.execute(select(SiteRow)).scalars().all()
         now = self.clock()
+        self._sync_world()
         self.engine = Engine.replay(
             events, self.config.namespace, max_attempts=self.config.max_attempts
         )
@@ -299,6 +318,7 @@ class Runtime:
         # ledger's time order follows the ticks
         work.events.extend(e.model_copy(update={"at": now}) for e in self.later)
         self.later = []
+        self._sync_world()
         rep.requests = self._take_inbox(work, now)
         self._poll_backends(work, now)
         ops = self._handle(work, work.events)
@@ -373,6 +393,43 @@ class Runtime:
             sleep(max(0.0, self.config.tick_s - (time.perf_counter() - started)))
         return n
 
+    # --- 0. the world providers change -----------------------------------------------------
+    def _sync_world(self) -> None:
+        """Take up sites providers registered or changed, and their latest heartbeats."""
+        world = self.registry.world()
+        if world is not self.world:
+            self._adopt(world)
+        self.heartbeats = self.registry.statuses()
+
+    def _adopt(self, world: World) -> None:
+        """Run on ``world`` from now on: new sites get a backend and a grace period, the
+        network is rebuilt with the cuts in force, and the next plan sees the new pools."""
+        new = [s.id for s in world.sites if s.id not in self.sites]
+        self.world = world
+        self.sites = {s.id: s for s in world.sites}
+        self.network = Network.from_world(world)
+        for failure in self.cuts.values():
+            self.network.fail(failure, report=False)
+        self._snap = None
+        self._paths = {}
+        self._paths_version = ""
+        now = self.clock()
+        for site in new:
+            name = self.config.backend_of(site)
+            if name in self.backends:
+                self.backends[name].serve(site)
+            else:
+                self.backends[name] = make_backend(
+                    name,
+                    self.config.backends[name],
+                    self.config.namespace,
+                    [site],
+                    self.data_dir,
+                )
+            self.last_seen.setdefault(site, now)
+        if new:
+            log(logging.INFO, "sites joined", sites=",".join(new))
+
     # --- 1. requests ------------------------------------------------------------------------
     def _stim(self, prefix: str) -> str:
         self._seq += 1
@@ -404,6 +461,8 @@ class Runtime:
                 self._restore(work, str(body["key"]), now)
             elif row.kind == "site_down":
                 self._site_down(work, str(body["site"]), sid, now)
+            elif row.kind == "voucher":
+                self._grant_voucher(body, sid, now)
             elif row.kind == "site_up":
                 self.down.discard(str(body["site"]))
                 work.sites.add(str(body["site"]))
@@ -516,6 +575,34 @@ class Runtime:
         self._snap = None
         for task in self._active_at([site]):
             self._lose(work, task, LostReason.SITE_DOWN, f"{sid}:{task}", now, f"{site} is down")
+
+    def _grant_voucher(self, body: dict[str, Any], sid: str, now: datetime) -> None:
+        """A voucher granted through the service: its own programme, funded with exactly the
+        grant, then granted to the tenant (a tenant not seen yet is added as a submission
+        would add it). Both are journalled, so a restart rebuilds them."""
+        from suanwang.core.market.vouchers import VoucherProgram
+
+        tenant = str(body["tenant"])
+        try:
+            program = VoucherProgram.model_validate(body["program"])
+            market = self.journal.market
+            if program.id in market.programs:
+                return  # taken before
+            if tenant not in market.tenants:
+                self.journal.add_tenant(
+                    TenantProfile(id=tenant, country=self.config.tenant_country)
+                )
+                if self.config.tenant_credit_micros > 0:
+                    self.journal.deposit(
+                        tenant, self.config.tenant_credit_micros, f"credit:{tenant}", now
+                    )
+            countries = {c.code: c for c in self.world.countries}
+            self.journal.add_program(program, program.grant_micros, now, sid)
+            voucher = self.journal.grant_voucher(program.id, tenant, now, countries)
+        except (ValueError, MarketError) as exc:
+            log(logging.WARNING, "voucher refused", stimulus=sid, tenant=tenant, error=str(exc))
+            return
+        log(logging.INFO, "voucher granted", voucher=voucher.id, micros=voucher.grant_micros)
 
     def _unreachable(
         self,
@@ -699,8 +786,19 @@ class Runtime:
         grace = timedelta(seconds=self.config.heartbeat_grace_s)
         for sid in self.sites:
             seen = self.last_seen.get(sid, now)
+            beat = self.heartbeats.get(sid)
             if sid in self.down or now - seen > grace:
                 free[snap.pools_of(snap.site_index(sid))] = 0.0
+            elif beat is not None and beat.online is not None and now - beat.seen_at <= grace:
+                # devices online as its provider agent said; a stale report no longer limits
+                # (the backend, not the agent, says whether the site is alive)
+                pools = snap.pools_of(snap.site_index(sid))
+                for local, online in enumerate(beat.online[: len(pools)]):
+                    g = int(pools[local])
+                    total = float(snap.pool_capacity[g])
+                    count = self.sites[sid].pools[local].count
+                    offline = total * (1.0 - min(online, count) / count)
+                    free[g] -= offline
         out: np.ndarray[Any, Any] = np.maximum(free, 0.0)
         return out
 
@@ -1060,6 +1158,29 @@ class Runtime:
             if sid in self.down or now - self.last_seen.get(sid, now) > grace
         )
         self.metrics.sites_silent.set(silent)
+        self._publish_load(now)
+
+    def _publish_load(self, now: datetime) -> None:
+        """Per site: units in use and in total, and live attempts, as one new dict that
+        readers in other threads (the API) take whole (:attr:`site_load`)."""
+        snap = self.snapshot(now)
+        used = np.zeros_like(snap.pool_capacity)
+        running: dict[str, int] = {}
+        for r in self.engine.in_state(*ACTIVE):
+            if r.site is None or r.pool is None or r.site not in self.sites:
+                continue
+            g = self._pool_index(snap, r.site, r.pool)
+            used[g] += task_units(self.specs[r.id], self.sites[r.site].pools[r.pool], self.table)
+            running[r.site] = running.get(r.site, 0) + 1
+        out: dict[str, SiteLoad] = {}
+        for i, sid in enumerate(snap.site_ids):
+            pools = snap.pools_of(i)
+            out[sid] = SiteLoad(
+                used_units=float(used[pools].sum()),
+                capacity_units=float(snap.pool_capacity[pools].sum()),
+                running=running.get(sid, 0),
+            )
+        self.site_load = out
 
 
 def _aware(at: datetime) -> datetime:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from suanwang.control.store import Store
@@ -106,6 +106,24 @@ class ControlService:
             )
         self._write(rows)
         return ids
+
+    def submissions(self, specs: Sequence[TaskSpec]) -> tuple[list[str], list[dict[str, Any]]]:
+        """New tasks' ids and their inbox rows, not written: for a caller that writes the rows
+        with :func:`insert_inbox` in a transaction of its own (the API's group commit)."""
+        now = self.clock()
+        ids = [self.ids() for _ in specs]
+        rows: list[dict[str, Any]] = [
+            {
+                "stimulus_id": f"submit:{task}",
+                "kind": "submit",
+                "task": task,
+                "body": {"spec": spec.model_dump(mode="json")},
+                "at": now,
+                "taken": False,
+            }
+            for task, spec in zip(ids, specs, strict=True)
+        ]
+        return ids, rows
 
     def cancel(self, task: str, *, request_id: str | None = None) -> None:
         """Ask the runtime to cancel a task (idempotent; a finished task stays as it is).
@@ -257,9 +275,100 @@ class ControlService:
         with self.store.sessions() as s:
             return sorted(s.execute(select(CutRow.key)).scalars())
 
+    def specs(self, tasks: Iterable[str]) -> dict[str, TaskSpec]:
+        """The specs of ``tasks`` as submitted (from their rows, or their inbox requests while
+        the runtime has not taken them yet); unknown ids are left out."""
+        wanted = list(dict.fromkeys(tasks))
+        out: dict[str, TaskSpec] = {}
+        with self.store.sessions() as s:
+            for tid, spec in s.execute(
+                select(TaskRow.id, TaskRow.spec).where(TaskRow.id.in_(wanted))
+            ):
+                out[tid] = TaskSpec.model_validate(spec)
+            missing = [t for t in wanted if t not in out]
+            if missing:
+                for waiting, body in s.execute(
+                    select(InboxRow.task, InboxRow.body).where(
+                        InboxRow.kind == "submit", InboxRow.task.in_(missing)
+                    )
+                ):
+                    if waiting is not None and isinstance(body, dict) and "spec" in body:
+                        out[waiting] = TaskSpec.model_validate(body["spec"])
+        return out
+
+    def cut_specs(self) -> list[FailureSpec]:
+        """The failures in force (taken by the runtime), oldest first."""
+        with self.store.sessions() as s:
+            rows = s.execute(select(CutRow.spec).order_by(CutRow.at, CutRow.key)).scalars()
+            return [FailureSpec.model_validate(spec) for spec in rows]
+
     def sites_down(self) -> list[str]:
         with self.store.sessions() as s:
             return sorted(s.execute(select(SiteRow.id).where(SiteRow.down.is_(True))).scalars())
+
+    # --- vouchers ---------------------------------------------------------------------------
+    def grant_voucher(
+        self,
+        tenant: str,
+        amount_micros: int,
+        *,
+        share_bps: int = 5000,
+        classes: Sequence[str] = (),
+        valid_days: int = 90,
+        issuer: str = "operator",
+        request_id: str | None = None,
+    ) -> str:
+        """Ask the runtime to grant ``tenant`` a voucher of ``amount_micros`` (in the market's
+        currency) that pays up to ``share_bps`` of each lease's cost, for ``classes`` (empty:
+        every class), for ``valid_days`` from when the runtime takes the request; the
+        voucher's id. The grant is its own voucher programme, funded by ``issuer`` with
+        exactly the grant and open to any tenant (the operator decided eligibility).
+
+        Raises:
+            SuanwangError: an invalid tenant id, amount, share, class or lifetime.
+        """
+        import hashlib
+
+        from pydantic import TypeAdapter, ValidationError
+
+        from suanwang.core.base import Identifier
+        from suanwang.core.countries import IncomeGroup
+        from suanwang.core.market.vouchers import VoucherProgram
+
+        tag = (
+            hashlib.sha256(request_id.encode()).hexdigest()[:16]
+            if request_id
+            else uuid.uuid4().hex[:16]
+        )
+        try:
+            TypeAdapter(Identifier).validate_python(tenant)
+            program = VoucherProgram.model_validate(
+                {
+                    "id": f"grant-{tag}",
+                    "issuer": issuer,
+                    "grant_micros": amount_micros,
+                    "share_bps": share_bps,
+                    "valid_days": valid_days,
+                    "classes": tuple(dict.fromkeys(classes)),
+                    "smes": True,
+                    "income_groups": tuple(IncomeGroup),
+                }
+            )
+        except ValidationError as exc:
+            raise SuanwangError(f"invalid voucher grant: {exc.errors()[0]['msg']}") from None
+        body = {"tenant": tenant, "program": program.model_dump(mode="json")}
+        self._request("voucher", body, request_id)
+        return f"{program.id}.{tenant}"
+
+
+def insert_inbox(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert inbox rows (from :meth:`ControlService.submissions`) on ``conn``, in order, in
+    its transaction (one statement, executed for every row)."""
+    if rows:
+        conn.execute(_INSERT_INBOX, list(rows))
+
+
+_INSERT_INBOX = insert(InboxRow)
 
 
 def _waiting_view(row: InboxRow) -> TaskView:

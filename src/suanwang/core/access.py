@@ -35,9 +35,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # market
     "market.quote": frozenset({Role.TENANT}) | _STAFF,
     "market.read": frozenset({Role.TENANT}) | _STAFF,
+    "vouchers.grant": _STAFF,
     # providers
     "sites.register": frozenset({Role.PROVIDER, Role.ADMIN}),
     "sites.heartbeat": frozenset({Role.PROVIDER, Role.ADMIN}),
+    "sites.own": frozenset({Role.ADMIN}),
     # operations
     "network.cut": _STAFF,
     "sites.down": _STAFF,

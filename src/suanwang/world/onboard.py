@@ -24,9 +24,10 @@ same world.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 
 from suanwang.core.base import ISO2, Frozen, Identifier, Latitude, Longitude
 from suanwang.core.errors import SuanwangError
@@ -72,6 +73,13 @@ class SiteRegistration(Frozen):
     access_gbps: float | None = Field(default=None, gt=0.0, le=1_000_000.0)
     note: str = Field(default="", max_length=500)
 
+    @field_validator("jurisdiction")
+    @classmethod
+    def _tags(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not t.strip() or len(t) > 40 for t in tags):
+            raise ValueError("jurisdiction tags are non-empty strings of at most 40 characters")
+        return tags
+
 
 class Registered(Frozen):
     """A registration as stored: the site and the links it brings (none for a base site)."""
@@ -102,24 +110,30 @@ def join_site(
                 f"pool {i} is priced in {pool.currency}; this grid settles in {currency}",
                 f"pools.{i}.currency",
             )
-    site = Site(
-        id=site_id,
-        name=reg.name,
-        city=reg.city,
-        country=reg.country,
-        lat=reg.lat,
-        lon=reg.lon,
-        kind=reg.kind,
-        operator=reg.operator or provider,
-        pools=reg.pools,
-        pue=reg.pue,
-        pue_per_degree_c=reg.pue_per_degree_c,
-        green_share=reg.green_share,
-        grid_zone=reg.grid_zone,
-        jurisdiction=reg.jurisdiction or (reg.country,),
-        source=f"registered by {provider}",
-        note=reg.note,
-    )
+    fields = {
+        "id": site_id,
+        "name": reg.name,
+        "city": reg.city,
+        "country": reg.country,
+        "lat": reg.lat,
+        "lon": reg.lon,
+        "kind": reg.kind,
+        "operator": reg.operator or provider,
+        "pools": reg.pools,
+        "pue": reg.pue,
+        "pue_per_degree_c": reg.pue_per_degree_c,
+        "green_share": reg.green_share,
+        "grid_zone": reg.grid_zone,
+        "jurisdiction": reg.jurisdiction or (reg.country,),
+        "source": f"registered by {provider}",
+        "note": reg.note,
+    }
+    try:
+        site = Site.model_validate(fields)
+    except ValidationError as exc:  # a rule of Site the registration's own schema let by
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or None
+        raise OnboardingError(str(first["msg"]).removeprefix("Value error, "), where) from None
     existing = {s.id: s for s in world.sites}
     if site_id in existing:
         problems = pool_change_problems(existing[site_id].pools, site.pools)
@@ -164,8 +178,12 @@ def _access_links(
             if great_circle_km(site.lat, site.lon, s.lat, s.lon) <= d.metro_radius_km:
                 targets.setdefault(s.id, s)
     for node_id, end in targets.items():
+        link_id = f"access-{site.id}--{node_id}"
+        if len(link_id) > 80:  # ids are at most 80 characters: keep a readable, unique prefix
+            digest = hashlib.sha256(link_id.encode()).hexdigest()[:12]
+            link_id = f"{link_id[:67].rstrip('-')}-{digest}"
         yield _terrestrial(
-            f"access-{site.id}--{node_id}",
+            link_id,
             end,
             site,
             gbps,

@@ -131,6 +131,12 @@ class Network:
         """Keys of the failures in force."""
         return tuple(self._failures)
 
+    def reserved_gbps(self) -> F64:
+        """Bandwidth reserved on each link (the larger of its two directions), by link index."""
+        out: F64 = np.zeros(self.graph.n_links, dtype=np.float64)
+        np.maximum.at(out, self.graph.arc_link, self._reserved)
+        return out
+
     def down_links(self) -> tuple[str, ...]:
         return tuple(self.graph.link_ids[i] for i in np.flatnonzero(self._down_count))
 
