@@ -115,8 +115,17 @@ def test_a_cable_cut_shows_on_the_map_and_a_restore_clears_it(live: Live) -> Non
     before = admin.get("/v1/map/network").json()
     tonga = {link["id"] for link in before["links"] if link["cable"] == "tonga-cable"}
     assert tonga
+    path = {"src": "to-nukualofa", "dst": "fj-suva"}
+    route = admin.get("/v1/network/path", params=path).json()
+    assert "cable:tonga-cable" in route["srlgs"]
     key = admin.post("/v1/network/cuts", json={"cables": ["tonga-cable"]}).json()["key"]
     live.run(1)
+    # every network read takes the cut in force: paths, circles and the map
+    detour = admin.get("/v1/network/path", params=path)
+    assert detour.status_code == 404 or (
+        "cable:tonga-cable" not in detour.json()["srlgs"]
+        and detour.json()["one_way_ms"] > route["one_way_ms"]
+    ), detour.text
     after = admin.get("/v1/map/network").json()
     assert {link["id"] for link in after["links"] if link["cut"]} == tonga
     assert after["version"] != before["version"]

@@ -29,7 +29,7 @@ from suanwang.api.errors import _api_error as api_error_handler
 from suanwang.api.errors import _validation_error as validation_error_handler
 from suanwang.api.limits import BodySizeLimitMiddleware, RateLimiter
 from suanwang.api.routes_map import map_router
-from suanwang.api.routes_market import market_router
+from suanwang.api.routes_market import market_router, network_with_cuts
 from suanwang.api.routes_ops import ops_router
 from suanwang.api.routes_sites import sites_router
 from suanwang.api.tokens import AuthError, Principal, TokenInfo, TokenStore
@@ -202,6 +202,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     service = ControlService(settings.store, clock=settings.clock)
     limiter = RateLimiter(rate=settings.rate_per_s, burst=settings.burst, clock=time.monotonic)
     registry = SiteRegistry(settings.store, settings.world, clock=settings.clock)
+    # the network as it is now: registered sites, and the cuts the runtime took
+    network_now = network_with_cuts(registry.world, service.cut_specs)
 
     def bearer(request: Request) -> str | None:
         """The token of the Authorization header (None: no token).
@@ -498,10 +500,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app.include_router(v1)
     app.include_router(
-        market_router(needs, registry.world, settings.market, settings.clock), responses=ERRORS
+        market_router(needs, registry.world, settings.market, settings.clock, network_now),
+        responses=ERRORS,
     )
     app.include_router(
-        ops_router(needs, registry.world, settings.market, settings.clock, service, record),
+        ops_router(
+            needs, registry.world, settings.market, settings.clock, service, record, network_now
+        ),
         responses=ERRORS,
     )
     app.include_router(
@@ -516,6 +521,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             service,
             settings.load,
             registry.statuses,
+            network_now,
         ),
         responses=ERRORS,
     )

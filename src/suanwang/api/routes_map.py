@@ -12,7 +12,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from suanwang.api.routes_market import per_world
+from suanwang.api.routes_market import network_with_cuts, per_world
 from suanwang.api.tokens import Principal
 from suanwang.control.service import ControlService
 from suanwang.core.access import sees_everything
@@ -152,29 +152,21 @@ def map_router(
     service: ControlService,
     load: Callable[[], dict[str, Any]],
     statuses: Callable[[], dict[str, Any]],
+    network: Callable[[], Network] | None = None,
 ) -> APIRouter:
     """The routes; ``load`` gives the runtime's last published load per site (empty when no
     runtime runs in this process)."""
     r = APIRouter(prefix="/v1/map", tags=["map"])
     book = per_world(world, builtin_book)
-    nets: dict[tuple[int, tuple[str, ...]], Network] = {}
     divide: dict[tuple[int, tuple[str, ...]], list[CountryOut]] = {}
+    live_network = network or network_with_cuts(world, service.cut_specs)
 
     def network_now() -> tuple[Network, list[Any]]:
-        """The network of the world now with the cuts in force (cached per world and cuts)."""
-        w, specs = world(), service.cut_specs()
-        key = (id(w), tuple(s.key for s in specs))
-        net = nets.get(key)
-        if net is None:
-            net = Network.from_world(w)
-            for spec in specs:
-                net.fail(spec, report=False)
-            nets.clear()
-            nets[key] = net
-        return net, specs
+        """The network now (cuts in force) and those cuts."""
+        return live_network(), service.cut_specs()
 
     @r.get("/network")
-    def network(who: Annotated[Principal, Depends(needs("world.read"))]) -> NetworkOut:
+    def network_map(who: Annotated[Principal, Depends(needs("world.read"))]) -> NetworkOut:
         """Sites (load, prices, carbon now), links (latency, capacity, cut) and cuts."""
         w = world()
         net, specs = network_now()

@@ -18,6 +18,7 @@ from suanwang.core.errors import SuanwangError, UnknownIdError
 from suanwang.core.market.quote import Quote, quote
 from suanwang.core.market.settlement import Market, tenant_account
 from suanwang.core.network.engine import Network
+from suanwang.core.network.failures import FailureSpec
 from suanwang.core.scheduling.snapshot import Snapshot
 from suanwang.core.tasks import TaskSpec
 from suanwang.core.unit_catalog import UNIT_TABLE
@@ -39,6 +40,27 @@ def per_world(world: Callable[[], World], build: Callable[[World], T]) -> Callab
         value = build(w)
         last[:] = [(w, value)]
         return value
+
+    return get
+
+
+def network_with_cuts(
+    world: Callable[[], World], cuts: Callable[[], list[FailureSpec]]
+) -> Callable[[], Network]:
+    """The network of ``world()`` with the failures ``cuts()`` says are in force (an
+    operator's cut, once the runtime took it), rebuilt only when either changes."""
+    last: list[tuple[tuple[int, tuple[str, ...]], Network]] = []
+
+    def get() -> Network:
+        w, specs = world(), cuts()
+        key = (id(w), tuple(s.key for s in specs))
+        if last and last[0][0] == key:
+            return last[0][1]
+        net = Network.from_world(w)
+        for spec in specs:
+            net.fail(spec, report=False)
+        last[:] = [(key, net)]
+        return net
 
     return get
 
@@ -89,12 +111,13 @@ def market_router(
     world: Callable[[], World],
     market: Callable[[], Market | None],
     clock: Callable[[], datetime],
+    network: Callable[[], Network] | None = None,
 ) -> APIRouter:
     """The routes; ``world`` gives the world as it is now (providers change it), ``market`` the
     live market of the runtime in this process (None: no runtime here, and money reads answer
     503)."""
     r = APIRouter(prefix="/v1")
-    network = per_world(world, Network.from_world)
+    network = network or per_world(world, Network.from_world)
     book = per_world(world, builtin_book)
     snaps: dict[tuple[int, int], Snapshot] = {}
 

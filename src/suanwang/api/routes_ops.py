@@ -212,11 +212,12 @@ def ops_router(
     clock: Callable[[], datetime],
     service: ControlService,
     record: Record,
+    network: Callable[[], Network] | None = None,
 ) -> APIRouter:
     """The routes; ``world`` gives the world as it is now, ``market`` the live market of the
     runtime in this process (None: money reads answer 503), ``record`` writes the audit log."""
     r = APIRouter(prefix="/v1")
-    network = per_world(world, Network.from_world)
+    network = network or per_world(world, Network.from_world)
     book = per_world(world, builtin_book)
     snaps: dict[tuple[int, int], Snapshot] = {}
 
