@@ -105,10 +105,6 @@ class SiteRegistry:
                 self._fingerprint = fp
             return self._world
 
-    def registered(self, site: str) -> bool:
-        with self.store.sessions() as s:
-            return s.get(SiteRegistryRow, site) is not None
-
     # --- owners ------------------------------------------------------------------------------
     def owner(self, site: str) -> str | None:
         """The provider that owns ``site`` (None: nobody; only admins may change it)."""
